@@ -1,0 +1,1 @@
+"""Command line: ``csc`` / ``pycsc`` with one module per sub-command."""

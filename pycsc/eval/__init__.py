@@ -1,0 +1,1 @@
+"""Scoring of submissions against ground truth, reproducing the official evaluator."""

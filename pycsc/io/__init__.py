@@ -1,0 +1,1 @@
+"""Zarr / OME-NGFF / tensorstore / S3 input and output."""

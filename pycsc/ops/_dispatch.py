@@ -1,0 +1,78 @@
+"""Shared validation and CPU/GPU dispatch for the public kernels in :mod:`pycsc.ops`.
+
+Rule: data decides where work runs. NumPy in gives NumPy out (CPU); CuPy in gives CuPy out
+(GPU). ``device="cpu"`` refuses CuPy input, ``device="gpu"`` requires a usable GPU.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .. import _gpu
+from ..errors import BackendUnavailableError, InputError, InputTypeError
+
+DEVICES = ("auto", "cpu", "gpu")
+
+INTEGER_DTYPES = tuple(
+    np.dtype(t) for t in ("uint8", "uint16", "uint32", "uint64", "int8", "int16", "int32", "int64")
+)
+
+
+def choose_device(device: str, *arrays: Any) -> str:
+    """Resolve ``device`` ("auto", "cpu", "gpu") against where the input arrays live."""
+    if device not in DEVICES:
+        raise InputError(f"`device` must be one of {DEVICES}; got {device!r}")
+    on_gpu = any(_gpu.is_gpu_array(a) for a in arrays)
+    if device == "cpu":
+        if on_gpu:
+            raise InputError("`device`='cpu' was given CuPy arrays; pass NumPy arrays (x.get())")
+        return "cpu"
+    if device == "gpu" or on_gpu:
+        _gpu.require_gpu()
+        return "gpu"
+    return "cpu"
+
+
+def gpu_path_missing(kernel: str) -> BackendUnavailableError:
+    """The error for a kernel whose GPU path is not built into this version."""
+    return BackendUnavailableError(
+        f"{kernel}: this version of pycsc has no GPU path for this kernel; "
+        "pass NumPy arrays (x.get()) and device='cpu'"
+    )
+
+
+def as_label_array(a: Any, name: str, *, ndims: tuple[int, ...] = (2, 3), allow_bool: bool = True) -> np.ndarray:
+    """Validate an integer (or bool) label array and return it C-contiguous."""
+    if not isinstance(a, np.ndarray):
+        raise InputTypeError(f"`{name}` must be a numpy.ndarray; got {type(a).__name__}")
+    if a.dtype == np.bool_:
+        if not allow_bool:
+            raise InputTypeError(f"`{name}` must have an integer dtype; got bool")
+    elif a.dtype not in INTEGER_DTYPES:
+        raise InputTypeError(
+            f"`{name}` must have an integer{' or bool' if allow_bool else ''} dtype; got {a.dtype}"
+        )
+    if a.ndim not in ndims:
+        raise InputError(f"`{name}` must be {' or '.join(f'{d}D' for d in ndims)}; got {a.ndim}D")
+    return np.ascontiguousarray(a)
+
+
+def as_spacing(values: Any, ndim: int, name: str) -> tuple[float, ...]:
+    """Validate a per-axis physical spacing (voxel size): finite and > 0, one per axis."""
+    if values is None:
+        return (1.0,) * ndim
+    arr = np.atleast_1d(np.asarray(values, dtype=np.float64))
+    if arr.ndim != 1 or arr.size not in (1, ndim):
+        raise InputError(f"`{name}` must be a number or {ndim} numbers; got {values!r}")
+    if arr.size == 1:
+        arr = np.repeat(arr, ndim)
+    if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
+        raise InputError(f"`{name}` must be finite and > 0 on every axis; got {values!r}")
+    return tuple(float(v) for v in arr)
+
+
+def require_same_shape(a: np.ndarray, b: np.ndarray, name_a: str, name_b: str) -> None:
+    if a.shape != b.shape:
+        raise InputError(f"`{name_a}` and `{name_b}` must have the same shape; got {a.shape} and {b.shape}")
