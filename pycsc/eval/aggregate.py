@@ -115,8 +115,8 @@ def class_warnings(records: dict[tuple[str, str], dict], instance_classes: Itera
                        "those crops contribute nothing to the class score")
         if all(s in ("missing", "error") for s in statuses):
             what = "every truth object" if label in instance_classes else "every voxel of the crop"
-            out.append(f"class {label}: not submitted in any crop; scored 0 ({what} a false negative), left out "
-                       "of the public label_scores but counted in the overall scores")
+            out.append(f"class {label}: no crop submitted (or readable); scored as not submitted ({what} a false "
+                       "negative): left out of the public label_scores but counted in the overall scores")
     return out
 
 

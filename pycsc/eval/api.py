@@ -37,6 +37,8 @@ class Evaluation:
     timings: dict
     run: RunInfo
     meta: dict = field(default_factory=dict)
+    #: Submission/plan warnings (without per-label ones): what a shard merge must carry over.
+    base_warnings: list[str] = field(default_factory=list)
 
     @property
     def errors(self) -> list[TaskResult]:
@@ -70,19 +72,24 @@ def finish(results: list[TaskResult], cfg: EvaluateConfig, total_evals: int, war
            timings: dict, run: RunInfo, meta: dict) -> Evaluation:
     """Pool the records into the official structures and collect warnings."""
     t0 = time.perf_counter()
+    base = list(warnings)
     records = {(r.crop, r.label): r.record for r in results}
     extended, public = build_scores(records, cfg.instance_classes, total_evals, GIT_VERSION)
     timings["aggregation"] = time.perf_counter() - t0
     warnings = list(warnings)
+    collisions: dict[str, list[int]] = {}
     for r in results:
         warnings += r.warnings
-        if r.status == "error":
-            warnings.append(f"{r.crop}/{r.label}: error ({r.reason.splitlines()[0]}); scored as not submitted")
+        if r.stats.get("collisions"):
+            collisions.setdefault(r.label, []).append(r.stats["collisions"])
     warnings += class_warnings(records, cfg.instance_classes) + run.warnings
+    warnings += [f"class {label}: {sum(c)} unmatched predicted components ({len(c)} crop(s)) keep ids equal to "
+                 "truth ids and count in those truth objects' Hausdorff distances (official quirk); remove "
+                 "speckles to avoid it" for label, c in collisions.items()]
     if tuple(cfg.instance_classes) != EvaluateConfig.instance_classes:
         warnings.append("custom instance_classes only change scoring; resampling still uses the official "
                         "default instance classes (as the official evaluator does)")
-    return Evaluation(results, extended, public, _dedupe(warnings), timings, run, meta)
+    return Evaluation(results, extended, public, _dedupe(warnings), timings, run, meta, _dedupe(base))
 
 
 def evaluate(submission: str | os.PathLike, truth: str | os.PathLike, manifest: str | os.PathLike | None = None,

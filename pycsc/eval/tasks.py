@@ -143,10 +143,6 @@ def score_task(task: Task, params: MatchingParams, *, max_ratio: float = 4096.0,
             if rec["status"] != "scored":
                 res.warnings.append(f"{task.crop}/{task.label}: {rec['status']} ({res.stats.get('skip_reason')}); "
                                     "this crop contributes nothing to the class")
-            if res.stats.get("collisions"):
-                res.warnings.append(
-                    f"{task.crop}/{task.label}: {res.stats['collisions']} unmatched predicted components share "
-                    "ids with truth objects and count in those objects' Hausdorff distances (official quirk)")
         else:
             if pred.dtype.kind == "f" and info.path in ("native", "pad_crop"):
                 res.warnings.append(f"{task.crop}/{task.label}: float prediction on the crop grid is binarised "
