@@ -95,16 +95,23 @@ def plan_workers(requested: int, n_tasks: int, peak_task_bytes: int, budget_byte
                  cpus: int) -> tuple[int, int]:
     """(worker processes, threads per worker) for `n_tasks` tasks.
 
+    An explicit `requested` count is capped by the CPUs, the memory budget and the tasks.
+    Automatic mode (0) also keeps at least three tasks per worker: with fewer, one large
+    label would run single-threaded while the other workers sit idle.
+
     Examples
     --------
     >>> plan_workers(0, 10, 4 << 30, 10 << 30, 8)   # memory allows two 4 GiB tasks at once
     (2, 4)
-    >>> plan_workers(1, 10, 1, 1 << 30, 8)
-    (1, 8)
+    >>> plan_workers(0, 2, 1, 1 << 30, 2)           # two labels: one worker, all threads
+    (1, 2)
     """
-    wanted = requested if requested > 0 else min(cpus, 8)
     by_memory = max(1, budget_bytes // max(peak_task_bytes, 1))
-    workers = max(1, min(wanted, cpus, by_memory, n_tasks))
+    if requested > 0:
+        workers = min(requested, cpus, by_memory, n_tasks)
+    else:
+        workers = min(cpus, 8, by_memory, n_tasks // 3)
+    workers = max(1, workers)
     return workers, max(1, cpus // workers)
 
 

@@ -45,8 +45,10 @@ def test_memory_budget_respects_a_given_limit():
 
 @pytest.mark.parametrize("requested, tasks, peak, budget, cpus, expected", [
     (0, 10, 4 << 30, 10 << 30, 8, (2, 4)),      # memory-bound
-    (0, 10, 1 << 20, 64 << 30, 16, (8, 2)),     # at most 8 by default
-    (0, 3, 1 << 20, 64 << 30, 16, (3, 5)),      # no more workers than tasks
+    (0, 100, 1 << 20, 64 << 30, 16, (8, 2)),    # at most 8 by default
+    (0, 10, 1 << 20, 64 << 30, 16, (3, 5)),     # at least three tasks per automatic worker
+    (0, 2, 1 << 20, 64 << 30, 16, (1, 16)),
+    (8, 3, 1 << 20, 64 << 30, 16, (3, 5)),      # requested: no more workers than tasks
     (4, 10, 1 << 20, 64 << 30, 2, (2, 1)),      # never more than the CPUs
     (0, 10, 100 << 30, 8 << 30, 4, (1, 4)),     # one task over budget: still one worker
 ])
