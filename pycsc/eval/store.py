@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import struct
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -154,32 +156,41 @@ class ZArray:
         key = self.separator.join(str(i) for i in index) if index else "0"
         return self.path / key
 
-    def _decode(self, index: tuple[int, ...]) -> np.ndarray | None:
-        """Decoded full chunk at grid position `index`, or None if the chunk file is absent."""
+    def _decode_into(self, index: tuple[int, ...], buf: np.ndarray) -> bool:
+        """Decode the chunk at grid position `index` into the uint8 buffer `buf` (one whole
+        chunk); return False if the chunk file is absent (= fill value)."""
+        from numcodecs.compat import ensure_contiguous_ndarray
+
         p = self._chunk_path(index)
         try:
             with open(p, "rb") as fh:
                 raw = fh.read()
         except FileNotFoundError:
-            return None
+            return False
         except OSError as exc:
             raise DataError(f"chunk {p.name} of {self.path} is unreadable: {exc}") from None
-        from numcodecs.compat import ensure_contiguous_ndarray
-
-        expected = math.prod(self.chunks) * self.dtype.itemsize
+        name = p.relative_to(self.path)
         try:
-            buf = self.compressor.decode(raw) if self.compressor is not None else raw
+            if getattr(self.compressor, "codec_id", None) == "blosc" and not self.filters:
+                # Blosc header bytes 4..8: decoded size (decode(out=) would accept a short chunk).
+                nbytes = struct.unpack_from("<I", raw, 4)[0] if len(raw) >= 16 else -1
+                if nbytes != buf.size:
+                    raise DataError(f"corrupt chunk {name} in {self.path}: decodes to {nbytes} bytes, "
+                                    f"expected {buf.size}")
+                self.compressor.decode(raw, out=buf)
+                return True
+            data = self.compressor.decode(raw) if self.compressor is not None else raw
             for flt in reversed(self.filters):
-                buf = flt.decode(buf)
-            arr = ensure_contiguous_ndarray(buf).view("u1").reshape(-1)
+                data = flt.decode(data)
+            arr = ensure_contiguous_ndarray(data).view("u1").reshape(-1)
+        except DataError:
+            raise
         except Exception as exc:  # numcodecs raises many types for garbage input
-            raise DataError(f"corrupt chunk {p.relative_to(self.path)} in {self.path}: {type(exc).__name__}: {exc}") from None
-        if arr.size != expected:
-            raise DataError(
-                f"corrupt chunk {p.relative_to(self.path)} in {self.path}: decodes to {arr.size} bytes, "
-                f"expected {expected}"
-            )
-        return arr.view(self.dtype).reshape(self.chunks, order=self.order)
+            raise DataError(f"corrupt chunk {name} in {self.path}: {type(exc).__name__}: {exc}") from None
+        if arr.size != buf.size:
+            raise DataError(f"corrupt chunk {name} in {self.path}: decodes to {arr.size} bytes, expected {buf.size}")
+        buf[:] = arr
+        return True
 
     def read(self, region: tuple[slice, ...] | None = None, *, threads: int | None = None) -> np.ndarray:
         """Read `region` (step-1 slices, default everything) into a new native-endian C array."""
@@ -187,28 +198,31 @@ class ZArray:
             region = tuple(slice(0, s) for s in self.shape)
         starts = [r.start for r in region]
         stops = [r.stop for r in region]
-        out_shape = tuple(b - a for a, b in zip(starts, stops))
-        out = np.empty(out_shape, dtype=self.dtype.newbyteorder("="))
+        out = np.empty(tuple(b - a for a, b in zip(starts, stops)), dtype=self.dtype.newbyteorder("="))
         if out.size == 0:
             return out
         grid = [range(a // c, (b - 1) // c + 1) for a, b, c in zip(starts, stops, self.chunks)]
         indices = list(np.ndindex(*[len(g) for g in grid]))
+        chunk_bytes = math.prod(self.chunks) * self.dtype.itemsize
+        local = threading.local()
 
         def work(flat):
+            buf = getattr(local, "buf", None)
+            if buf is None:  # one decode buffer per thread, reused for every chunk
+                buf = local.buf = np.empty(chunk_bytes, np.uint8)
             idx = tuple(g[i] for g, i in zip(grid, flat))
-            chunk = self._decode(idx)
             src, dst = [], []
             for i, c, a, b in zip(idx, self.chunks, starts, stops):
                 lo, hi = max(i * c, a), min((i + 1) * c, b)
                 src.append(slice(lo - i * c, hi - i * c))
                 dst.append(slice(lo - a, hi - a))
-            if chunk is None:
-                out[tuple(dst)] = self.fill_value
+            if self._decode_into(idx, buf):
+                out[tuple(dst)] = buf.view(self.dtype).reshape(self.chunks, order=self.order)[tuple(src)]
             else:
-                out[tuple(dst)] = chunk[tuple(src)]
+                out[tuple(dst)] = self.fill_value
 
-        n = threads or min(len(indices), os.cpu_count() or 1)
-        if n <= 1 or len(indices) == 1:
+        n = min(threads or os.cpu_count() or 1, len(indices))
+        if n <= 1:
             for flat in indices:
                 work(flat)
         else:

@@ -91,3 +91,18 @@ def test_listing_arrays_and_groups(tmp_path):
     (tmp_path / "g" / ".zgroup").write_text('{"zarr_format": 2}')
     assert child_arrays(tmp_path / "g") == ["arr"]
     assert child_groups(tmp_path / "g") == ["sub"]
+
+
+@pytest.mark.parametrize("codec", ["blosc", "zstd", "gzip", "lz4"])
+def test_short_chunk_is_detected_for_every_codec(tmp_path, codec):
+    """A chunk that decodes to fewer bytes than a full chunk is corrupt, not silently padded."""
+    import numcodecs
+
+    write_array(tmp_path / "a", np.arange(64, dtype=np.uint8).reshape(8, 8), chunks=(8, 8),
+                compressors=[numcodecs.get_codec({"id": codec})])
+    (tmp_path / "a" / "0.0").write_bytes(numcodecs.get_codec({"id": codec}).encode(bytes(10)))
+    with pytest.raises(DataError, match="decodes to 10 bytes, expected 64"):
+        ZArray.open(tmp_path / "a").read()
+    (tmp_path / "a" / "0.0").write_bytes(b"\x02\x01")
+    with pytest.raises(DataError, match="corrupt chunk 0.0"):
+        ZArray.open(tmp_path / "a").read()
