@@ -66,11 +66,21 @@ def ell600(n: int = 600) -> np.ndarray:
 
 def time_call(fn: Callable[[], object], repeat: int = 5, warmup: int = 1) -> float:
     """Median wall time in seconds of ``fn()`` over ``repeat`` calls after ``warmup`` calls."""
+    return time_call_cpu(fn, repeat, warmup)[0]
+
+
+def time_call_cpu(fn: Callable[[], object], repeat: int = 5, warmup: int = 1) -> tuple[float, float]:
+    """Median wall time and median process CPU time (user + system, all threads) in seconds.
+
+    On a shared machine the CPU time is the steadier measure of work: other jobs stretch the
+    wall time of a call but not the CPU time it consumes (kernel page zeroing included).
+    """
     for _ in range(warmup):
         fn()
-    times = []
+    walls, cpus = [], []
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         fn()
-        times.append(time.perf_counter() - t0)
-    return median(times)
+        walls.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
+    return median(walls), median(cpus)

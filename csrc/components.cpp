@@ -99,6 +99,23 @@ inline int64_t run_end(const T* row, int64_t x, int64_t n, T v) {
   return x;
 }
 
+// Number of runs in rows [g0, g1), estimated from every 32nd row with 25 % headroom: regrowing
+// the run arrays of a dense volume would copy them and touch fresh pages several times.
+template <class T>
+size_t estimate_runs(const T* labels, int64_t sx, int64_t g0, int64_t g1) {
+  constexpr int64_t kStride = 32;
+  int64_t sampled = 0, runs = 0;
+  for (int64_t g = g0 + kStride / 2; g < g1; g += kStride, ++sampled) {
+    const T* row = labels + g * sx;
+    for (int64_t x = next_nonzero(row, 0, sx); x < sx; x = next_nonzero(row, x, sx)) {
+      x = run_end(row, x + 1, sx, row[x]);
+      ++runs;
+    }
+  }
+  const double per_row = sampled ? static_cast<double>(runs) / sampled : 1.0;
+  return static_cast<size_t>(per_row * 1.25 * static_cast<double>(g1 - g0)) + 64;
+}
+
 // Union-find over run indices. Roots are the smallest index of their set, so parent[i] <= i.
 template <class Idx>
 inline Idx find_root(Idx* parent, Idx x) {
@@ -131,7 +148,7 @@ void unite_row(const Run* runs, const T* vals, Idx* parent, Idx c0, Idx c1, Span
       const int32_t lo = x0 - sp.ext, hi = x1 + sp.ext;
       while (sp.begin < sp.end && runs[sp.begin].x1 < lo) ++sp.begin;
       for (Idx q = sp.begin; q < sp.end && runs[q].x0 <= hi; ++q) {
-        if (vals[q] != v) continue;
+        if (vals[q] != v || parent[q] == root) continue;  // most candidates: already joined
         const Idx rq = find_root(parent, q);
         if (rq < root) {
           parent[root] = rq;
@@ -220,20 +237,22 @@ Idx connected_components(const T* labels, Idx* out, int64_t sz, int64_t sy, int6
       static_cast<uint64_t>(std::numeric_limits<Idx>::max()))
     throw std::invalid_argument("connected_components: index type too small for this volume");
 
-  const int64_t wanted = force_blocks > 0 ? force_blocks : threads_for(n_rows * sx, int64_t{1} << 20);
+  // Four blocks per thread, handed out dynamically: on a shared machine one thread often runs
+  // slower than the other, and a static half each would leave the fast one waiting.
+  const int threads = threads_for(n_rows * sx, int64_t{1} << 20);
+  const int64_t wanted = force_blocks > 0 ? force_blocks : (threads > 1 ? 4 * threads : 1);
   const int n_blocks = static_cast<int>(std::min(wanted, n_rows));
   std::vector<int64_t> block_row(n_blocks + 1);
   for (int b = 0; b <= n_blocks; ++b) block_row[b] = n_rows * b / n_blocks;
 
-  // Pass 1, one block of rows per thread (the loops below stay correct for any team size).
+  // Pass 1: runs and unions within each block (the loops stay correct for any team size).
   std::unique_ptr<Idx[]> row_begin(new Idx[n_rows + 1]);
   std::vector<BlockRuns<T, Idx>> blocks(n_blocks);
   std::vector<std::exception_ptr> failed(n_blocks);  // exceptions must not leave an omp region
-#pragma omp parallel for schedule(static, 1) num_threads(n_blocks)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
   for (int b = 0; b < n_blocks; ++b) {
     try {
-      // One run per 16 voxels: avoids most regrowth on sparse data and commits no pages.
-      const auto guess = static_cast<size_t>((block_row[b + 1] - block_row[b]) * sx / 16 + 16);
+      const size_t guess = estimate_runs(labels, sx, block_row[b], block_row[b + 1]);
       blocks[b].runs.reserve(guess);
       blocks[b].vals.reserve(guess);
       blocks[b].parent.reserve(guess);
@@ -254,7 +273,7 @@ Idx connected_components(const T* labels, Idx* out, int64_t sz, int64_t sy, int6
   std::unique_ptr<T[]> vals(new T[total]);
   std::unique_ptr<Idx[]> parent(new Idx[total]);
   row_begin[n_rows] = total;
-#pragma omp parallel for schedule(static, 1) num_threads(n_blocks)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
   for (int b = 0; b < n_blocks; ++b) {
     BlockRuns<T, Idx>& mine = blocks[b];
     const Idx off = base[b];
@@ -284,7 +303,7 @@ Idx connected_components(const T* labels, Idx* out, int64_t sz, int64_t sy, int6
   for (Idx r = 0; r < total; ++r)
     id[r] = (id[r] == r) ? ++n : id[id[r]];
 
-#pragma omp parallel for schedule(static, 1) num_threads(n_blocks)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
   for (int b = 0; b < n_blocks; ++b) {
     for (int64_t g = block_row[b]; g < block_row[b + 1]; ++g) {
       Idx* row = out + g * sx;
