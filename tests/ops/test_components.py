@@ -173,6 +173,16 @@ def test_seams_2d(rng, blocks, connectivity):
     np.testing.assert_array_equal(ids, ref_ids)
 
 
+@pytest.mark.parametrize("connectivity", CONN[3])
+def test_uint64_ids_path(rng, connectivity):
+    # Volumes above 2**32 - 1 voxels get uint64 ids; too big to test, so force that path.
+    a = blobs(rng, (9, 17, 33), 3, fg=0.5).astype(np.int16)
+    ids, n = _core.connected_components(a, connectivity, 3, True)
+    ref_ids, ref_n = reference(a, connectivity)
+    assert ids.dtype == np.uint64 and n == ref_n
+    np.testing.assert_array_equal(ids, ref_ids)
+
+
 def test_large_enough_for_threads(rng):
     # > 2 Mi voxels: the automatic block split (one block per thread) is used.
     a = blobs(rng, (40, 256, 256), 3, sigma=2.0).astype(np.uint32)
