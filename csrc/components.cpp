@@ -161,11 +161,29 @@ void unite_row(const Run* runs, const T* vals, Idx* parent, Idx c0, Idx c1, Span
   }
 }
 
+// The runs of one block of rows, in raster order, with their values and union-find parents.
+// Plain arrays rather than vectors: the scan writes a whole row's runs through raw pointers
+// after one capacity check per row.
 template <class T, class Idx>
 struct BlockRuns {
-  std::vector<Run> runs;
-  std::vector<T> vals;
-  std::vector<Idx> parent;
+  std::unique_ptr<Run[]> runs;
+  std::unique_ptr<T[]> vals;
+  std::unique_ptr<Idx[]> parent;
+  size_t size = 0, capacity = 0;
+
+  void reserve(size_t n) {
+    if (n <= capacity) return;
+    std::unique_ptr<Run[]> r(new Run[n]);
+    std::unique_ptr<T[]> v(new T[n]);
+    std::unique_ptr<Idx[]> p(new Idx[n]);
+    std::copy(runs.get(), runs.get() + size, r.get());
+    std::copy(vals.get(), vals.get() + size, v.get());
+    std::copy(parent.get(), parent.get() + size, p.get());
+    runs = std::move(r);
+    vals = std::move(v);
+    parent = std::move(p);
+    capacity = n;
+  }
 };
 
 // Collects the non-empty spans of the earlier rows of row g = z * sy + y that lie in
@@ -197,21 +215,25 @@ void scan_block(const T* labels, const NeighbourRow* nb, int n_nb, int64_t sy, i
     if (g + 2 < g1)
       for (size_t off = 0; off < row_bytes; off += 64)
         __builtin_prefetch(reinterpret_cast<const char*>(row + 2 * sx) + off);
-    const Idx c0 = static_cast<Idx>(b.runs.size());
+    // A row holds at most sx runs (multi-label) and usually far fewer.
+    if (b.capacity - b.size < static_cast<size_t>(sx)) b.reserve(2 * b.capacity + sx);
+    const Idx c0 = static_cast<Idx>(b.size);
     row_begin[g] = c0;
+    Idx c1 = c0;
     for (int64_t x = next_nonzero(row, 0, sx); x < sx; x = next_nonzero(row, x, sx)) {
       const T v = row[x];
       const int64_t e = run_end(row, x + 1, sx, v);
-      b.runs.push_back({static_cast<int32_t>(x), static_cast<int32_t>(e - 1)});
-      b.vals.push_back(v);
-      b.parent.push_back(static_cast<Idx>(b.parent.size()));
+      b.runs[c1] = {static_cast<int32_t>(x), static_cast<int32_t>(e - 1)};
+      b.vals[c1] = v;
+      b.parent[c1] = c1;
+      ++c1;
       x = e;
     }
-    const Idx c1 = static_cast<Idx>(b.runs.size());
+    b.size = c1;
     if (c0 != c1) {
       Span<Idx> spans[4];
       const int n = collect_spans(nb, n_nb, sy, z, y, g, g0, g, row_begin, spans);
-      unite_row(b.runs.data(), b.vals.data(), b.parent.data(), c0, c1, spans, n);
+      unite_row(b.runs.get(), b.vals.get(), b.parent.get(), c0, c1, spans, n);
     }
     if (++y == sy) {
       y = 0;
@@ -252,10 +274,7 @@ Idx connected_components(const T* labels, Idx* out, int64_t sz, int64_t sy, int6
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
   for (int b = 0; b < n_blocks; ++b) {
     try {
-      const size_t guess = estimate_runs(labels, sx, block_row[b], block_row[b + 1]);
-      blocks[b].runs.reserve(guess);
-      blocks[b].vals.reserve(guess);
-      blocks[b].parent.reserve(guess);
+      blocks[b].reserve(estimate_runs(labels, sx, block_row[b], block_row[b + 1]) + sx);
       scan_block(labels, nb, n_nb, sy, sx, block_row[b], block_row[b + 1], row_begin.get(), blocks[b]);
     } catch (...) {
       failed[b] = std::current_exception();
@@ -267,7 +286,7 @@ Idx connected_components(const T* labels, Idx* out, int64_t sz, int64_t sy, int6
   // Concatenate in block order, which keeps the runs in raster order.
   std::vector<Idx> base(n_blocks + 1, 0);
   for (int b = 0; b < n_blocks; ++b)
-    base[b + 1] = base[b] + static_cast<Idx>(blocks[b].runs.size());
+    base[b + 1] = base[b] + static_cast<Idx>(blocks[b].size);
   const Idx total = base[n_blocks];
   std::unique_ptr<Run[]> runs(new Run[total]);
   std::unique_ptr<T[]> vals(new T[total]);
@@ -278,9 +297,9 @@ Idx connected_components(const T* labels, Idx* out, int64_t sz, int64_t sy, int6
     BlockRuns<T, Idx>& mine = blocks[b];
     const Idx off = base[b];
     for (int64_t g = block_row[b]; g < block_row[b + 1]; ++g) row_begin[g] += off;
-    std::copy(mine.runs.begin(), mine.runs.end(), runs.get() + off);
-    std::copy(mine.vals.begin(), mine.vals.end(), vals.get() + off);
-    for (size_t i = 0; i < mine.parent.size(); ++i) parent[off + i] = mine.parent[i] + off;
+    std::copy(mine.runs.get(), mine.runs.get() + mine.size, runs.get() + off);
+    std::copy(mine.vals.get(), mine.vals.get() + mine.size, vals.get() + off);
+    for (size_t i = 0; i < mine.size; ++i) parent[off + i] = mine.parent[i] + off;
     mine = BlockRuns<T, Idx>{};
   }
 

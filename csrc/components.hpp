@@ -3,22 +3,26 @@
 // component's first voxel appears in a C-order raster scan.
 //
 // Method: run-based two-pass union-find, parallel over blocks of rows.
-//   1. Each thread scans its block of rows (z, y), cuts each row into runs (maximal x-intervals
-//      of one non-zero value, found with SSE2 zero / equality tests) and at once unites every
-//      run with the touching runs of the earlier rows of its own block. Which earlier rows and
-//      how far runs reach sideways depends on the connectivity (NeighbourRow table).
-//   2. The blocks' runs are concatenated in raster order; the rows at the start of each block
-//      are then united with the rows of earlier blocks (the seam), serially.
-//   3. Roots always are the smallest run index of their set, so a parent never points forward:
+//   1. The rows (z, y) are cut into blocks (four per thread, handed out dynamically). Each
+//      block's rows are cut into runs (maximal x-intervals of one non-zero value; background is
+//      skipped 32 bytes per SSE2 test) and every run is united at once with the touching runs
+//      of the same value in the earlier rows of its block. Which earlier rows, and whether runs
+//      reach one voxel further sideways, depends on the connectivity (NeighbourRow table).
+//   2. The blocks' runs are concatenated in raster order; then the first rows of each block
+//      are united with the rows of earlier blocks (the seams), serially.
+//   3. A root is always the smallest run index of its set, so a parent never points forward:
 //      one ordered pass over the runs gives each root the next id and every other run the id of
-//      its parent, which is exactly raster first-appearance numbering.
-//   4. Each thread writes the ids of its block's runs into the output, which the caller
-//      provides zero-filled (fresh calloc pages: background is never written).
+//      its parent. That is exactly numbering by first appearance in a raster scan.
+//   4. The runs' ids are written into the output, which the caller hands in zero-filled (fresh
+//      calloc pages), so background is never written.
 // Complexity: O(voxels) for the scan (one streaming read of the input), O(runs * alpha) for
-// the union-find and O(foreground voxels) for the output writes.
-// Peak extra memory: about 2 x runs x (8 + sizeof(T) + sizeof(Idx)) bytes (block-local runs are
-// copied into one array) plus 8 x (rows + 1) bytes of row offsets; for sparse EM volumes a few
-// percent of the input.
+// the union-find, O(foreground voxels) for the output writes. Sparse EM volumes (runs of ~10
+// voxels) cost per run, not per voxel; noise-like inputs (runs of 1-2 voxels) are the worst
+// case, where a per-voxel decision tree (cc3d) does somewhat less work.
+// Peak extra memory: run arrays of (8 + sizeof(T) + sizeof(Idx)) bytes per run, held twice
+// while the blocks are concatenated, plus sizeof(Idx) bytes per row. Sparse EM volumes: a few
+// percent of the input. Worst case (a different value in every voxel, one run each): about
+// 2 x (12 + sizeof(T)) bytes per voxel with 32-bit indices.
 // Reference: the numbering and connectivity semantics of connected-components-3d 4.1.1
 // (cc3d.connected_components, multi-label mode); run-based CCL in the spirit of He, Chao &
 // Suzuki, "A run-based two-scan labeling algorithm", IEEE TIP 17(5), 2008.
@@ -31,8 +35,9 @@ namespace pycsc {
 // Fills `out` (zero-initialised by the caller, same shape as `labels`) with component ids and
 // returns their count. `labels` is C-contiguous with shape (sz, sy, sx); a 2D image is passed
 // with sz = 1. `connectivity` is 6, 18 or 26 (3D) or 4, 8 (2D; then sz must be 1).
-// Idx must hold sz * sy * sx (uint32_t below 2^32 voxels, else uint64_t). `force_blocks` > 0 forces
-// that many row blocks (tests use it to put seams into small inputs); 0 picks one per thread.
+// Idx must hold sz * sy * sx (uint32_t below 2^32 voxels, else uint64_t). `force_blocks` > 0
+// forces that many row blocks (tests use it to put seams into small inputs); 0 picks four per
+// thread, or one for small inputs.
 // Throws std::invalid_argument for a bad connectivity or an x extent above 2^31 - 1.
 template <class T, class Idx>
 Idx connected_components(const T* labels, Idx* out, int64_t sz, int64_t sy, int64_t sx,

@@ -59,7 +59,7 @@ void register_components(py::module_& m) {
         "Multi-label connected components of a C-contiguous 2D/3D integer or bool array.\n"
         "Returns (ids, n): uint32 ids (uint64 above 2^32 - 1 voxels) numbered 1..n by first\n"
         "appearance in C-order raster scan, 0 for background. `blocks` > 0 forces that many\n"
-        "row blocks (seam tests); 0 picks one per thread. `force_wide` gives uint64 ids (tests).\n"
+        "row blocks (seam tests); 0 chooses. `force_wide` gives uint64 ids (tests).\n"
         "Internal: use pycsc.ops.");
 }
 
