@@ -8,6 +8,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #if defined(__SSE2__)
@@ -242,6 +243,121 @@ void scan_block(const T* labels, const NeighbourRow* nb, int n_nb, int64_t sy, i
   }
 }
 
+// Unions made at the seams between blocks, over global run indices (block base + local index)
+// of block-local roots. Few entries: only roots that touch a seam appear. A key's value is its
+// parent; absent keys are roots. The root of a set is its smallest index.
+template <class Idx>
+class SeamForest {
+ public:
+  Idx find(Idx x) {
+    Idx root = x;
+    for (auto it = parent_.find(root); it != parent_.end(); it = parent_.find(root))
+      root = it->second;
+    while (x != root) {  // path compression: long seams (noise) would build long chains
+      Idx& up = parent_[x];
+      x = up;
+      up = root;
+    }
+    return root;
+  }
+  void unite(Idx a, Idx b) {
+    a = find(a);
+    b = find(b);
+    if (a < b)
+      parent_[b] = a;
+    else if (b < a)
+      parent_[a] = b;
+  }
+  bool empty() const { return parent_.empty(); }
+  bool contains(Idx x) const { return parent_.count(x) != 0; }
+
+ private:
+  std::unordered_map<Idx, Idx> parent_;
+};
+
+// The blocks and where their rows' runs are: row g of block b holds the local runs
+// [row_begin[g], end(g)) of blocks[b]; global run index = base[b] + local index.
+template <class T, class Idx>
+struct BlockSet {
+  std::vector<int64_t> block_row;  // first row of each block, plus n_rows
+  std::vector<BlockRuns<T, Idx>> blocks;
+  std::vector<Idx> base;
+  const Idx* row_begin;
+
+  int block_of_row(int64_t g) const {
+    return static_cast<int>(std::upper_bound(block_row.begin(), block_row.end(), g) -
+                            block_row.begin()) - 1;
+  }
+  Idx row_end(int b, int64_t g) const {
+    return g + 1 == block_row[b + 1] ? static_cast<Idx>(blocks[b].size) : row_begin[g + 1];
+  }
+  int block_of_run(Idx global) const {
+    return static_cast<int>(std::upper_bound(base.begin(), base.end(), global) - base.begin()) -
+           1;
+  }
+};
+
+// Unites the first rows of block b (those that reach back past its first row) with the touching
+// runs of earlier blocks, in the seam forest.
+template <class T, class Idx>
+void unite_seam(BlockSet<T, Idx>& set, int b, const NeighbourRow* nb, int n_nb, int64_t sy,
+                SeamForest<Idx>& forest) {
+  const int64_t g0 = set.block_row[b];
+  const int64_t g_end = std::min(set.block_row[b + 1], g0 + sy + 1);
+  BlockRuns<T, Idx>& cur = set.blocks[b];
+  for (int64_t g = g0; g < g_end; ++g) {
+    const Idx c0 = set.row_begin[g], c1 = set.row_end(b, g);
+    if (c0 == c1) continue;
+    const int64_t z = g / sy, y = g - z * sy;
+    for (int k = 0; k < n_nb; ++k) {
+      const int64_t yy = y + nb[k].dy;
+      if (z + nb[k].dz < 0 || yy < 0 || yy >= sy) continue;
+      const int64_t h = g + nb[k].dz * sy + nb[k].dy;
+      if (h >= g0) continue;  // united within the block already
+      const int hb = set.block_of_row(h);
+      BlockRuns<T, Idx>& prev = set.blocks[hb];
+      const Idx n1 = set.row_end(hb, h);
+      Idx j = set.row_begin[h];
+      for (Idx r = c0; r < c1 && j < n1; ++r) {
+        const int32_t lo = cur.runs[r].x0 - nb[k].ext, hi = cur.runs[r].x1 + nb[k].ext;
+        while (j < n1 && prev.runs[j].x1 < lo) ++j;
+        for (Idx q = j; q < n1 && prev.runs[q].x0 <= hi; ++q) {
+          if (prev.vals[q] != cur.vals[r]) continue;
+          forest.unite(set.base[b] + find_root(cur.parent.get(), r),
+                       set.base[hb] + find_root(prev.parent.get(), q));
+        }
+      }
+    }
+  }
+}
+
+// Turns every block's parents into final ids, in raster order: a run's id is its parent's (an
+// earlier run of the same block), a block-local root's id is new unless the seams joined it to
+// a smaller global root, whose id is then already known.
+template <class T, class Idx>
+Idx assign_ids(BlockSet<T, Idx>& set, SeamForest<Idx>& forest) {
+  Idx n = 0;
+  for (size_t b = 0; b < set.blocks.size(); ++b) {
+    Idx* id = set.blocks[b].parent.get();
+    const Idx size = static_cast<Idx>(set.blocks[b].size), base = set.base[b];
+    for (Idx r = 0; r < size; ++r) {
+      if (id[r] != r) {
+        id[r] = id[id[r]];
+        continue;
+      }
+      const Idx root = forest.empty() || !forest.contains(base + r) ? base + r
+                                                                     : forest.find(base + r);
+      if (root == base + r) {
+        id[r] = ++n;
+      } else {
+        const int rb = set.block_of_run(root);
+        id[r] = set.blocks[rb].parent[root - set.base[rb]];
+      }
+    }
+  }
+  return n;
+}
+
 }  // namespace
 
 template <class T, class Idx>
@@ -259,23 +375,28 @@ Idx connected_components(const T* labels, Idx* out, int64_t sz, int64_t sy, int6
       static_cast<uint64_t>(std::numeric_limits<Idx>::max()))
     throw std::invalid_argument("connected_components: index type too small for this volume");
 
-  // Four blocks per thread, handed out dynamically: on a shared machine one thread often runs
-  // slower than the other, and a static half each would leave the fast one waiting.
-  const int threads = threads_for(n_rows * sx, int64_t{1} << 20);
+  // Threads only from 8 Mi voxels each: below that a single thread takes a few milliseconds,
+  // about what waking and spin-waiting OpenMP workers costs on a busy machine. Four blocks per
+  // thread, handed out dynamically: on a shared machine one thread often runs slower than the
+  // other, and a static half each would leave the fast one waiting.
+  const int threads = threads_for(n_rows * sx, int64_t{1} << 23);
   const int64_t wanted = force_blocks > 0 ? force_blocks : (threads > 1 ? 4 * threads : 1);
   const int n_blocks = static_cast<int>(std::min(wanted, n_rows));
-  std::vector<int64_t> block_row(n_blocks + 1);
-  for (int b = 0; b <= n_blocks; ++b) block_row[b] = n_rows * b / n_blocks;
+  BlockSet<T, Idx> set;
+  set.block_row.resize(n_blocks + 1);
+  for (int b = 0; b <= n_blocks; ++b) set.block_row[b] = n_rows * b / n_blocks;
+  set.blocks.resize(n_blocks);
+  std::unique_ptr<Idx[]> row_begin(new Idx[n_rows]);  // local to each row's block
+  set.row_begin = row_begin.get();
 
   // Pass 1: runs and unions within each block (the loops stay correct for any team size).
-  std::unique_ptr<Idx[]> row_begin(new Idx[n_rows + 1]);
-  std::vector<BlockRuns<T, Idx>> blocks(n_blocks);
   std::vector<std::exception_ptr> failed(n_blocks);  // exceptions must not leave an omp region
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
   for (int b = 0; b < n_blocks; ++b) {
     try {
-      blocks[b].reserve(estimate_runs(labels, sx, block_row[b], block_row[b + 1]) + sx);
-      scan_block(labels, nb, n_nb, sy, sx, block_row[b], block_row[b + 1], row_begin.get(), blocks[b]);
+      const int64_t g0 = set.block_row[b], g1 = set.block_row[b + 1];
+      set.blocks[b].reserve(estimate_runs(labels, sx, g0, g1) + sx);
+      scan_block(labels, nb, n_nb, sy, sx, g0, g1, row_begin.get(), set.blocks[b]);
     } catch (...) {
       failed[b] = std::current_exception();
     }
@@ -283,51 +404,22 @@ Idx connected_components(const T* labels, Idx* out, int64_t sz, int64_t sy, int6
   for (const auto& e : failed)
     if (e) std::rethrow_exception(e);
 
-  // Concatenate in block order, which keeps the runs in raster order.
-  std::vector<Idx> base(n_blocks + 1, 0);
+  // Global run index = block base + local index: raster order across blocks.
+  set.base.assign(n_blocks + 1, 0);
   for (int b = 0; b < n_blocks; ++b)
-    base[b + 1] = base[b] + static_cast<Idx>(blocks[b].size);
-  const Idx total = base[n_blocks];
-  std::unique_ptr<Run[]> runs(new Run[total]);
-  std::unique_ptr<T[]> vals(new T[total]);
-  std::unique_ptr<Idx[]> parent(new Idx[total]);
-  row_begin[n_rows] = total;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
-  for (int b = 0; b < n_blocks; ++b) {
-    BlockRuns<T, Idx>& mine = blocks[b];
-    const Idx off = base[b];
-    for (int64_t g = block_row[b]; g < block_row[b + 1]; ++g) row_begin[g] += off;
-    std::copy(mine.runs.get(), mine.runs.get() + mine.size, runs.get() + off);
-    std::copy(mine.vals.get(), mine.vals.get() + mine.size, vals.get() + off);
-    for (size_t i = 0; i < mine.size; ++i) parent[off + i] = mine.parent[i] + off;
-    mine = BlockRuns<T, Idx>{};
-  }
+    set.base[b + 1] = set.base[b] + static_cast<Idx>(set.blocks[b].size);
 
-  // Seam: the first rows of each block reach back into earlier blocks.
-  for (int b = 1; b < n_blocks; ++b) {
-    const int64_t g0 = block_row[b];
-    const int64_t g_end = std::min(block_row[b + 1], g0 + sy + 1);
-    for (int64_t g = g0; g < g_end; ++g) {
-      if (row_begin[g] == row_begin[g + 1]) continue;
-      Span<Idx> spans[4];
-      const int64_t z = g / sy;
-      const int n = collect_spans(nb, n_nb, sy, z, g - z * sy, g, 0, g0, row_begin.get(), spans);
-      unite_row(runs.get(), vals.get(), parent.get(), row_begin[g], row_begin[g + 1], spans, n);
-    }
-  }
-
-  // parent[r] <= r, so by the time r is reached its parent already holds its final id.
-  Idx n = 0;
-  Idx* id = parent.get();
-  for (Idx r = 0; r < total; ++r)
-    id[r] = (id[r] == r) ? ++n : id[id[r]];
+  SeamForest<Idx> forest;
+  for (int b = 1; b < n_blocks; ++b) unite_seam(set, b, nb, n_nb, sy, forest);
+  const Idx n = assign_ids(set, forest);
 
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
   for (int b = 0; b < n_blocks; ++b) {
-    for (int64_t g = block_row[b]; g < block_row[b + 1]; ++g) {
+    const BlockRuns<T, Idx>& mine = set.blocks[b];
+    for (int64_t g = set.block_row[b]; g < set.block_row[b + 1]; ++g) {
       Idx* row = out + g * sx;
-      for (Idx r = row_begin[g]; r < row_begin[g + 1]; ++r)
-        std::fill(row + runs[r].x0, row + runs[r].x1 + 1, id[r]);
+      for (Idx r = row_begin[g], end = set.row_end(b, g); r < end; ++r)
+        std::fill(row + mine.runs[r].x0, row + mine.runs[r].x1 + 1, mine.parent[r]);
     }
   }
   return n;

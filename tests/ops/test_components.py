@@ -10,7 +10,9 @@ from pycsc import _core
 from pycsc.errors import InputError, InputTypeError
 from pycsc.ops import connected_components
 
-DTYPES = [np.bool_, np.uint8, np.uint16, np.uint32, np.uint64, np.int8, np.int16, np.int32, np.int64]
+DTYPES = [
+    np.bool_, np.uint8, np.uint16, np.uint32, np.uint64, np.int8, np.int16, np.int32, np.int64
+]
 CONN = {2: (4, 8), 3: (6, 18, 26)}
 ALL_CONN = [(2, c) for c in CONN[2]] + [(3, c) for c in CONN[3]]
 # scipy structuring-element rank for each connectivity
@@ -184,8 +186,8 @@ def test_uint64_ids_path(rng, connectivity):
 
 
 def test_large_enough_for_threads(rng):
-    # > 2 Mi voxels: the automatic block split (one block per thread) is used.
-    a = blobs(rng, (40, 256, 256), 3, sigma=2.0).astype(np.uint32)
+    # >= 16 Mi voxels: two threads (where there are two) over eight dynamic blocks.
+    a = blobs(rng, (256, 256, 256), 3, sigma=2.0).astype(np.uint32)
     for c in CONN[3]:
         assert_matches_cc3d(a, c)
 
