@@ -2,7 +2,6 @@
 #include "components.hpp"
 
 #include <algorithm>
-#include <cstring>
 #include <exception>
 #include <limits>
 #include <memory>
