@@ -69,7 +69,9 @@ def time_call(fn: Callable[[], object], repeat: int = 5, warmup: int = 1) -> flo
     return time_call_cpu(fn, repeat, warmup)[0]
 
 
-def time_call_cpu(fn: Callable[[], object], repeat: int = 5, warmup: int = 1) -> tuple[float, float]:
+def time_call_cpu(
+    fn: Callable[[], object], repeat: int = 5, warmup: int = 1
+) -> tuple[float, float]:
     """Median wall time and median process CPU time (user + system, all threads) in seconds.
 
     On a shared machine the CPU time is the steadier measure of work: other jobs stretch the

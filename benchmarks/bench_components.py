@@ -22,6 +22,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _data import blob_volume, ell600, noise_volume, time_call_cpu  # noqa: E402
 
 
+HEAD = ("wall s", "cpu s", "MVx/s", "x pycsc")
+
+
 def cases(names: list[str], size: int) -> list[tuple[str, np.ndarray, bool]]:
     """(name, volume, binary) for each requested case."""
     out = []
@@ -39,7 +42,9 @@ def cases(names: list[str], size: int) -> list[tuple[str, np.ndarray, bool]]:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--size", type=int, default=600, help="edge of the cubic volume (default 600)")
     p.add_argument("--repeat", type=int, default=5, help="timed repetitions (median)")
     p.add_argument("--cases", default="binary,multi", help="comma list of binary,multi,noise,blob")
@@ -78,13 +83,14 @@ def main() -> None:
             rows.append((name, impl, t, cpu, vol.size / t / 1e6, ratio, same, ours_n))
 
     print()
-    print(f"{'case':28s} {'impl':8s} {'wall s':>8s} {'cpu s':>8s} {'MVx/s':>8s} {'x pycsc':>8s}  parity")
+    print(f"{'case':28s} {'impl':8s}" + "".join(f" {h:>8s}" for h in HEAD) + "  parity")
     for name, impl, t, cpu, rate, ratio, same, n in rows:
         parity = (f"{'ids==cc3d' if same else 'MISMATCH'} (n={n})") if impl == "pycsc" else ""
         print(f"{name:28s} {impl:8s} {t:8.3f} {cpu:8.3f} {rate:8.0f} {ratio:8.2f}  {parity}")
     print("wall: median elapsed; cpu: median CPU time of the process over all threads (steadier")
     print("when other jobs share the machine); MVx/s and 'x pycsc' from wall time")
-    print(f"\nload average after: {os.getloadavg()[0]:.2f} (other jobs on the machine skew timings)")
+    load = os.getloadavg()[0]
+    print(f"\nload average after: {load:.2f} (other jobs on the machine skew timings)")
 
 
 if __name__ == "__main__":

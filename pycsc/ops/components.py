@@ -26,6 +26,11 @@ def connected_components(
     (last axis fastest). Fortran-ordered and strided input is numbered the same way, by the
     C-order raster of the logical array (cc3d would follow memory order there).
 
+    One deliberate difference: for 2D *bool* input with connectivity 8, cc3d 4.1.1 switches to
+    a 2x2-block algorithm that numbers in block order (and on odd shapes labels some background
+    pixels). Here the numbering stays pixel raster order, which is what cc3d gives for the same
+    array as uint8.
+
     Parameters
     ----------
     labels : numpy.ndarray
