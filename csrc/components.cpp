@@ -207,14 +207,16 @@ int collect_spans(const NeighbourRow* nb, int n_nb, int64_t sy, int64_t z, int64
 template <class T, class Idx>
 void scan_block(const T* labels, const NeighbourRow* nb, int n_nb, int64_t sy, int64_t sx,
                 int64_t g0, int64_t g1, Idx* row_begin, BlockRuns<T, Idx>& b) {
-  const size_t row_bytes = static_cast<size_t>(sx) * sizeof(T);
+  [[maybe_unused]] const size_t row_bytes = static_cast<size_t>(sx) * sizeof(T);
   int64_t z = g0 / sy, y = g0 - z * sy;
   for (int64_t g = g0; g < g1; ++g) {
     const T* row = labels + g * sx;
+#if defined(__GNUC__) || defined(__clang__)
     // The hardware prefetcher loses the stream at every row's run handling; ask two rows ahead.
     if (g + 2 < g1)
       for (size_t off = 0; off < row_bytes; off += 64)
         __builtin_prefetch(reinterpret_cast<const char*>(row + 2 * sx) + off);
+#endif
     // A row holds at most sx runs (multi-label) and usually far fewer.
     if (b.capacity - b.size < static_cast<size_t>(sx)) b.reserve(2 * b.capacity + sx);
     const Idx c0 = static_cast<Idx>(b.size);
