@@ -59,6 +59,9 @@ class AlignInfo:
     shift_voxels: tuple[int, ...] = (0, 0, 0)
     source_shape: tuple[int, ...] = ()
     source_dtype: str = ""
+    #: "F" when the official evaluator would hold this prediction in Fortran order (a native
+    #: array stored with order "F": zarr 2 reads it so); its components are numbered in memory order.
+    memory_order: str = "C"
     seconds_read: float = 0.0
     seconds_resample: float = 0.0
     warnings: list[str] = field(default_factory=list)
@@ -321,7 +324,10 @@ def align_prediction(source: Source, target: CropGeometry, is_instance: bool, *,
         info.seconds_resample = time.perf_counter() - t0
     rel = snap_shift(source.translation, target)
     info.shift_voxels = rel
-    return place(image, rel, tuple(target.shape)), info
+    placed = place(image, rel, tuple(target.shape))
+    if arr.order == "F" and info.path == "native" and placed is image:
+        info.memory_order = "F"
+    return placed, info
 
 
 __all__ = ["DEFAULT_INSTANCE_CLASSES", "MAX_VOLUME_SIZE_RATIO", "BLOCK_EDGE", "Source", "AlignInfo",

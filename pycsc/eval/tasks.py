@@ -134,12 +134,14 @@ def score_task(task: Task, params: MatchingParams, *, max_ratio: float = 4096.0,
         res.stats.update(align=info.path, shift_voxels=list(info.shift_voxels),
                          source_shape=list(info.source_shape), source_dtype=info.source_dtype)
         res.warnings += [f"{task.crop}/{w}" for w in info.warnings]
+        order = info.memory_order
         if task.mask_path is not None:
             mask = ZArray.open(task.mask_path).read(threads=threads)
             pred, truth = pred * mask, truth * mask
+            order = "C"  # a product of a Fortran and a C array is C-ordered
             del mask
         if task.is_instance:
-            rec = score_instance(pred, truth, task.geometry.voxel_size, params, res.timings, res.stats)
+            rec = score_instance(pred, truth, task.geometry.voxel_size, params, res.timings, res.stats, order)
             if rec["status"] != "scored":
                 res.warnings.append(f"{task.crop}/{task.label}: {rec['status']} ({res.stats.get('skip_reason')}); "
                                     "this crop contributes nothing to the class")

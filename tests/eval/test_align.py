@@ -185,3 +185,13 @@ def test_wrong_dimensionality_is_an_error(tmp_path):
     src = align.Source(ZArray.open(write_array(tmp_path / "p", np.zeros((8, 8), np.uint8))), None, None)
     with pytest.raises(InputError, match="2D"):
         align.align_prediction(src, CropGeometry((8.0,) * 3, (0.0,) * 3, (8, 8, 8)), False)
+
+
+@pytest.mark.parametrize("translation, expected", [((0.0, 0.0, 0.0), "F"), ((8.0, 0.0, 0.0), "C")])
+def test_fortran_arrays_keep_their_order_only_when_untouched(tmp_path, translation, expected):
+    a = np.arange(64, dtype=np.uint32).reshape(4, 4, 4)
+    src = align.locate_source(write_array(tmp_path / "p", a, grid(tr=translation), order="F"),
+                              CropGeometry((8.0,) * 3, (0.0,) * 3, (4, 4, 4)))
+    out, info = align.align_prediction(src, CropGeometry((8.0,) * 3, (0.0,) * 3, (4, 4, 4)), True)
+    assert info.memory_order == expected
+    assert np.array_equal(out, a) if expected == "F" else np.array_equal(out[1:], a[:3])

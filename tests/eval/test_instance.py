@@ -104,3 +104,18 @@ def test_semantic_counts_and_missing():
     t = np.zeros((3, 3, 3), np.uint64)
     t[0, 0, 0], t[2, 2, 2], t[1, 1, 1] = 7, 2 ** 40, 7
     assert missing_instance(t) == {"tp": 0, "fp": 0, "fn": 2, "hausdorff_norm_sum": 0.0, "n_hausdorff": 2}
+
+
+def test_relabel_follows_memory_order_like_cc3d(rng):
+    """cc3d numbers components in memory order: a Fortran-ordered array (what zarr 2 returns for
+    an array stored with order "F") gets another numbering than the same C-ordered array."""
+    import cc3d
+
+    from pycsc.eval.instance import relabel
+
+    a = (rng.random((9, 10, 11)) > 0.8).astype(np.uint16) * rng.integers(1, 4, (9, 10, 11)).astype(np.uint16)
+    for order in ("C", "F"):
+        want = cc3d.connected_components(np.asarray(a, order=order), connectivity=26)
+        got, n = relabel(a, order)
+        assert np.array_equal(got, want) and n == int(want.max())
+    assert not np.array_equal(relabel(a, "C")[0], relabel(a, "F")[0])
