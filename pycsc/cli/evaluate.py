@@ -20,9 +20,10 @@ examples:
 def add_parser(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "evaluate", help="score a submission against ground truth (official CellMap scores)",
-        description="Score a submission (.zip or .zarr) against a ground-truth store with the official "
-        "CellMap metrics. Writes the public results JSON, the extended JSON, a per-label Parquet table "
-        "and the resolved config.", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        description="Score a submission (.zip or .zarr) against a ground-truth store with the official\n"
+        "CellMap metrics. Writes the public results JSON, the extended JSON, a per-label Parquet\n"
+        "table and the resolved config. Exit status: 0 all scored, 1 some labels could not be\n"
+        "scored (listed; each counts as not submitted), 2 nothing could be scored.", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("submission", nargs="?", help="submission .zip file or .zarr directory (never modified)")
     p.add_argument("--truth", "-t", help="ground-truth Zarr store (crop<N>/<class> arrays)")
     p.add_argument("--manifest", "-m", help="test-crop manifest CSV (crop grids); default: the truth attributes")
