@@ -155,6 +155,13 @@ def test_edt_many_ties_is_the_exact_rounded_minimum(sampling, rng):
     assert np.count_nonzero(out != ref) <= 3
 
 
+def test_edt_threaded_volume(rng):
+    """Large enough for every pass to split across threads."""
+    mask = ndi.gaussian_filter(rng.standard_normal((70, 90, 90)), 2) > -0.3
+    for s in [(1.74, 2, 2), None]:
+        np.testing.assert_array_equal(distance_transform_edt(mask, s), ndi.distance_transform_edt(mask, sampling=s))
+
+
 def test_edt_all_foreground_matches_scipy():
     for shape, s in [((3, 4), None), ((2, 3, 4), (1.5, 2.0, 3.0)), ((1, 1), 2.0), ((1, 1, 1), None)]:
         m = np.ones(shape, np.uint8)
@@ -241,6 +248,23 @@ def test_hausdorff_matches_official_padded_roi(method, pct, vs):
     cap = min(v * s for v, s in zip(vs, shape)) / 2
     ids, dist = hausdorff_distances(truth, pred, vs, cap, method=method, percentile=pct)
     ref_ids, ref = hausdorff_official(truth, pred, vs, cap, method, pct)
+    np.testing.assert_array_equal(ids, ref_ids)
+    np.testing.assert_array_equal(dist, ref)
+
+
+@pytest.mark.parametrize("method,pct", METHODS[:3])
+def test_hausdorff_threaded_slabs(method, pct):
+    """Over 2 * 2^20 voxels: the bucketing splits into slabs whose lists must join in raster order
+    (the modified mean depends on it); objects straddle the slab boundary."""
+    rng = np.random.default_rng(3)
+    shape = (66, 180, 180)
+    truth = np.zeros(shape, np.uint32)
+    sub = ellipsoids(rng, (20, 60, 60), 12, rmax=8.0)
+    truth[23:43, 30:90, 30:90] = sub
+    pred = np.roll(truth, (2, 1, 0), axis=(0, 1, 2))
+    pred[(pred == 5) & (np.indices(shape)[0] > 33)] = 0
+    ids, dist = hausdorff_distances(truth, pred, (5.3, 3.7, 3.7), 150.0, method=method, percentile=pct)
+    ref_ids, ref = hausdorff_brute(truth, pred, (5.3, 3.7, 3.7), 150.0, method, pct)
     np.testing.assert_array_equal(ids, ref_ids)
     np.testing.assert_array_equal(dist, ref)
 
