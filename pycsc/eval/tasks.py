@@ -161,14 +161,17 @@ def score_task(task: Task, params: MatchingParams, *, max_ratio: float = 4096.0,
         if debug:
             res.reason += "\n" + traceback.format_exc()
         try:
-            if truth is None and truth_arr is not None and task.is_instance:
+            if truth_arr is None:
+                raise DataError("the truth array is unreadable")
+            if truth is None and task.is_instance:
                 truth = truth_arr.read(threads=threads)
-            res.record = _missing_record(task, truth, truth_arr) if truth_arr is not None else {}
-        except Exception as inner:  # the truth itself is unreadable
+            res.record = _missing_record(task, truth, truth_arr)
+        except Exception as inner:  # the truth itself is unreadable: no penalty can be counted
             res.record = {"tp": 0, "fp": 0, "fn": 0, **({"hausdorff_norm_sum": 0.0, "n_hausdorff": 0}
                                                          if task.is_instance else {}),
                           "num_voxels": 0, "voxel_size": [], "is_missing": True}
-            res.reason += f" (truth unreadable too: {one_line(inner)})"
+            if truth_arr is not None:
+                res.reason += f" (truth unreadable too: {one_line(inner)})"
         res.record["status"] = "error"
         res.record["error"] = res.reason.splitlines()[0]
     finally:

@@ -119,3 +119,12 @@ def test_worker_pool_gives_identical_results(small_case):
     two = evaluate(sub, truth, manifest, config=EvaluateConfig(progress=False, workers=2))
     assert two.run.workers == 2 and one.extended == two.extended
     assert len({r.stats["pid"] for r in two.results}) >= 1
+
+
+def test_unreadable_truth_array_is_an_error_too(small_case):
+    truth, sub, manifest = small_case
+    (truth / "crop2" / "mito" / ".zarray").write_text("{broken")
+    ev = evaluate(sub, truth, manifest, config=CFG)
+    bad = _status(ev)[("crop2", "mito")]
+    assert bad.status == "error" and "not readable JSON" in bad.reason
+    assert ev.extended["crop2"]["mito"]["fn"] == 0 and ev.extended["label_scores"]["mito"]["tp"] >= 0
