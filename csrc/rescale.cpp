@@ -16,6 +16,8 @@ namespace {
 using rescale_detail::AxisTable;
 using rescale_detail::interp_out;
 using rescale_detail::PlaneSmoother;
+using rescale_detail::InputCover;
+using rescale_detail::Range;
 using rescale_detail::taps_used;
 
 // One thread's share of the output: planes [z0, z1) x rows [y0, y1).
@@ -38,32 +40,6 @@ std::vector<Block> split_output(const int64_t os[3], int64_t work) {
   return blocks;
 }
 
-// min / max of a set of values with numpy's two behaviours: NaN-ignoring
-// (nanmin/nanmax) and NaN-propagating (min/max; `nan` says whether one was seen).
-template <class W>
-struct Range {
-  W lo = W(0), hi = W(0);
-  bool any = false, nan = false;
-
-  void add(const W* v, int64_t n) {
-    Range r;
-    r.any = rescale_detail::min_max(v, n, r.lo, r.hi, r.nan);
-    merge(r);
-  }
-  void merge(const Range& o) {
-    nan = nan || o.nan;
-    if (!o.any) return;
-    if (!any) {
-      lo = o.lo;
-      hi = o.hi;
-      any = true;
-    } else {
-      lo = std::min(lo, o.lo);
-      hi = std::max(hi, o.hi);
-    }
-  }
-};
-
 template <class T>
 Range<T> input_range(const T* in, int64_t n) {
   const int nt = threads_for(n, int64_t(1) << 22);
@@ -75,11 +51,31 @@ Range<T> input_range(const T* in, int64_t n) {
   return r;
 }
 
+// Range of the whole input from the rows the smoothing read and a scan of the others.
+template <class T>
+Range<T> covered_range(const T* in, const int64_t is[3], const std::vector<InputCover<T>>& cover) {
+  const int64_t rows = is[0] * is[1];
+  std::vector<int64_t> missing;
+  for (int64_t q = 0; q < rows; ++q) {
+    bool seen = false;
+    for (const auto& c : cover) seen = seen || c.seen[q];
+    if (!seen) missing.push_back(q);
+  }
+  Range<T> r;
+  for (const auto& c : cover) r.merge(c.range);
+  const int64_t n = static_cast<int64_t>(missing.size());
+  const int nt = threads_for(n * is[2], int64_t(1) << 22);
+  std::vector<Range<T>> part(nt);
+#pragma omp parallel for schedule(static) num_threads(nt)
+  for (int64_t i = 0; i < n; ++i) part[thread_id()].add(in + missing[i] * is[2], is[2]);
+  for (const auto& p : part) r.merge(p);
+  return r;
+}
+
 // scikit-image's _clip_warp_output for mode="constant", cval=0: clip `out` to the input
 // range, widened to include 0 when 0 lies outside the input range but inside the output's.
 template <class T, class W>
-void clip_like_skimage(const T* in, int64_t n_in, W* out, int64_t n_out, const Range<W>& out_r) {
-  const Range<T> in_r = input_range(in, n_in);
+void clip_like_skimage(const Range<T>& in_r, W* out, int64_t n_out, const Range<W>& out_r) {
   constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
   // numpy: min(input) is NaN when the input holds one; then nanmin/nanmax are used on
   // both arrays. All-NaN input gives NaN bounds.
@@ -202,7 +198,7 @@ void nearest_plain(const T* in, const int64_t is[3], T* out, const int64_t os[3]
   const int64_t n_out = os[0] * plane_n;
   Range<T> out_r;
   out_r.add(out, n_out);
-  clip_like_skimage(in, is[0] * is[1] * is[2], out, n_out, out_r);
+  clip_like_skimage(input_range(in, is[0] * is[1] * is[2]), out, n_out, out_r);
 }
 
 // ---- smoothing and / or linear interpolation ---------------------------------------
@@ -288,11 +284,12 @@ void interior(const AxisTable& tx, int64_t& lo, int64_t& hi) {
 template <class T, class W, class S>
 class PlaneSource {
  public:
-  PlaneSource(const T* in, const int64_t is[3], const SymmetricKernel k[3], std::vector<int64_t> rows)
+  PlaneSource(const T* in, const int64_t is[3], const SymmetricKernel k[3], std::vector<int64_t> rows,
+              InputCover<T>* cover)
       : in_(in), ny_(is[1]), nx_(is[2]), rows_(std::move(rows)) {
     smooth_ = k[0].active() || k[1].active() || k[2].active();
     if (smooth_) {
-      smoother_ = std::make_unique<PlaneSmoother<T, W>>(in, is, k);
+      smoother_ = std::make_unique<PlaneSmoother<T, W>>(in, is, k, cover);
       row_slot_.assign(static_cast<size_t>(ny_), -1);
       for (size_t s = 0; s < rows_.size(); ++s) row_slot_[rows_[s]] = static_cast<int64_t>(s);
       for (auto& b : buf_) b.resize(rows_.size() * nx_);
@@ -330,8 +327,8 @@ class PlaneSource {
 template <class T, class W, class S>
 void interpolate_block(const T* in, const int64_t is[3], W* out, const int64_t os[3], int order,
                        const SymmetricKernel k[3], const AxisTable& tz, const AxisTable& ty,
-                       const AxisTable& tx, const Block& bl, Range<W>& range) {
-  PlaneSource<T, W, S> src(in, is, k, taps_used(ty, order, bl.y0, bl.y1));
+                       const AxisTable& tx, const Block& bl, Range<W>& range, InputCover<T>* cover) {
+  PlaneSource<T, W, S> src(in, is, k, taps_used(ty, order, bl.y0, bl.y1), cover);
   int64_t lo = 0, hi = 0;
   if (order == 1) interior(tx, lo, hi);
   std::vector<double> q(order == 1 ? 4 * static_cast<size_t>(is[2] + 1) : 0);
@@ -381,6 +378,16 @@ void interpolate_block(const T* in, const int64_t is[3], W* out, const int64_t o
   }
 }
 
+// Output rows per band: about 1 MiB of input rows (with the y halo) per z tap.
+inline int64_t band_rows(const int64_t is[3], const int64_t os[3], const SymmetricKernel k[3],
+                         size_t item) {
+  const int64_t taps = k[0].active() ? 2 * k[0].radius() + 2 : 2;
+  const int64_t halo = k[1].active() ? 2 * k[1].radius() : 0;
+  int64_t in_rows = (int64_t(1) << 20) / (taps * is[2] * static_cast<int64_t>(std::max<size_t>(item, 4)));
+  in_rows = std::max<int64_t>({in_rows, 8, 4 * halo});
+  return std::max<int64_t>(1, in_rows * os[1] / is[1]);
+}
+
 template <class T, class W>
 void smooth_and_interpolate(const T* in, const int64_t is[3], W* out, const int64_t os[3], int order,
                             const SymmetricKernel k[3]) {
@@ -389,16 +396,24 @@ void smooth_and_interpolate(const T* in, const int64_t is[3], W* out, const int6
   const int64_t n_in = is[0] * is[1] * is[2], n_out = os[0] * os[1] * os[2];
   const auto blocks = split_output(os, n_out + (smooth ? n_in : 0));
   std::vector<Range<W>> ranges(blocks.size());
+  std::vector<InputCover<T>> cover(smooth ? blocks.size() : 0);
+  for (auto& c : cover) c.seen.assign(static_cast<size_t>(is[0] * is[1]), 0);
+  const int64_t band = band_rows(is, os, k, sizeof(T));
 #pragma omp parallel for schedule(static, 1) num_threads(static_cast<int>(blocks.size()))
   for (int64_t b = 0; b < static_cast<int64_t>(blocks.size()); ++b) {
-    if (smooth)
-      interpolate_block<T, W, W>(in, is, out, os, order, k, tz, ty, tx, blocks[b], ranges[b]);
-    else
-      interpolate_block<T, W, T>(in, is, out, os, order, k, tz, ty, tx, blocks[b], ranges[b]);
+    // Band by band along y, each through all of the block's planes: the 2 r_z + 1
+    // input planes that one smoothed plane reads stay in cache for the next planes.
+    for (int64_t y0 = blocks[b].y0; y0 < blocks[b].y1; y0 += band) {
+      const Block bl{blocks[b].z0, blocks[b].z1, y0, std::min(blocks[b].y1, y0 + band)};
+      if (smooth)
+        interpolate_block<T, W, W>(in, is, out, os, order, k, tz, ty, tx, bl, ranges[b], &cover[b]);
+      else
+        interpolate_block<T, W, T>(in, is, out, os, order, k, tz, ty, tx, bl, ranges[b], nullptr);
+    }
   }
   Range<W> r;
   for (const auto& p : ranges) r.merge(p);
-  clip_like_skimage(in, n_in, out, n_out, r);
+  clip_like_skimage(smooth ? covered_range(in, is, cover) : input_range(in, n_in), out, n_out, r);
 }
 
 }  // namespace

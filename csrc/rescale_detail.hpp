@@ -2,6 +2,7 @@
 // row-streaming separable Gaussian. Kept apart so that each file stays readable.
 #pragma once
 #include <cmath>
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <type_traits>
@@ -179,63 +180,150 @@ PYCSC_ISA_CLONES bool min_max(const W* v, int64_t n, W& lo, W& hi, bool& nan) {
 // Separable Gaussian smoothing of single z planes, as three scipy correlate1d passes
 // (axis 0, 1, 2) each rounded to W, computed only for the rows that are asked for.
 // Not thread-safe: one instance per thread.
+// min / max of a set of values with numpy's two behaviours: NaN-ignoring
+// (nanmin/nanmax) and NaN-propagating (min/max; `nan` says whether one was seen).
+template <class W>
+struct Range {
+  W lo = W(0), hi = W(0);
+  bool any = false, nan = false;
+
+  void add(const W* v, int64_t n) {
+    Range r;
+    r.any = min_max(v, n, r.lo, r.hi, r.nan);
+    merge(r);
+  }
+  void merge(const Range& o) {
+    nan = nan || o.nan;
+    if (!o.any) return;
+    if (!any) {
+      lo = o.lo;
+      hi = o.hi;
+      any = true;
+    } else {
+      lo = std::min(lo, o.lo);
+      hi = std::max(hi, o.hi);
+    }
+  }
+};
+
+// Input rows one thread has read as the centre of its axis-0 pass, and their range:
+// skimage's clip needs min / max of the whole input, gathered here while the rows are
+// in cache; rows no thread needed are scanned afterwards.
+template <class T>
+struct InputCover {
+  std::vector<uint8_t> seen;  // per (z, y) row
+  Range<T> range;
+};
+
+// One output row of scipy's symmetric correlation (NI_Correlate1D):
+// t = c[x]*w[0]; for j = r..1: t += (lo[j][x] + hi[j][x]) * w[j]; stored rounded to W
+// (dst of type W, or float64 holding the W value). The radius is a template parameter
+// for the common small kernels so that the sum stays in registers.
+template <class W, class D>
+PYCSC_INLINE D round_to(double t) {
+  if constexpr (std::is_same_v<D, W>) {
+    return store_cast<W>(t);
+  } else {
+    return static_cast<D>(store_cast<W>(t));
+  }
+}
+
+template <class W, int R, class A, class D>
+PYCSC_INLINE void sym_correlate_fixed(const A* c, const A* const* lo, const A* const* hi,
+                                      const double* w, int64_t n, D* __restrict dst) {
+  const A* l[R + 1];
+  const A* h[R + 1];
+  double wj[R + 1];
+  for (int j = 0; j <= R; ++j) {
+    l[j] = lo[j];
+    h[j] = hi[j];
+    wj[j] = w[j];
+  }
+  for (int64_t x = 0; x < n; ++x) {
+    double t = static_cast<double>(c[x]) * wj[0];
+    for (int j = R; j >= 1; --j) t += (static_cast<double>(l[j][x]) + static_cast<double>(h[j][x])) * wj[j];
+    dst[x] = round_to<W, D>(t);
+  }
+}
+
+template <class W, class A, class D>
+PYCSC_INLINE void sym_correlate(int r, const A* c, const A* const* lo, const A* const* hi, const double* w,
+                                int64_t n, D* __restrict dst, double* __restrict acc) {
+  switch (r) {
+    case 0: return sym_correlate_fixed<W, 0>(c, lo, hi, w, n, dst);
+    case 1: return sym_correlate_fixed<W, 1>(c, lo, hi, w, n, dst);
+    case 2: return sym_correlate_fixed<W, 2>(c, lo, hi, w, n, dst);
+    case 3: return sym_correlate_fixed<W, 3>(c, lo, hi, w, n, dst);
+    case 4: return sym_correlate_fixed<W, 4>(c, lo, hi, w, n, dst);
+    case 5: return sym_correlate_fixed<W, 5>(c, lo, hi, w, n, dst);
+    case 6: return sym_correlate_fixed<W, 6>(c, lo, hi, w, n, dst);
+    default: break;
+  }
+  for (int64_t x = 0; x < n; ++x) acc[x] = static_cast<double>(c[x]) * w[0];
+  for (int j = r; j >= 1; --j) {
+    const A* a = lo[j];
+    const A* b = hi[j];
+    for (int64_t x = 0; x < n; ++x) acc[x] += (static_cast<double>(a[x]) + static_cast<double>(b[x])) * w[j];
+  }
+  for (int64_t x = 0; x < n; ++x) dst[x] = round_to<W, D>(acc[x]);
+}
+
+// Separable Gaussian smoothing of single z planes, as three scipy correlate1d passes
+// (axis 0, 1, 2) each rounded to W, computed only for the rows that are asked for.
+// Not thread-safe: one instance per thread.
 template <class T, class W>
 class PlaneSmoother {
  public:
-  PlaneSmoother(const T* in, const int64_t shape[3], const SymmetricKernel k[3])
-      : in_(in), nz_(shape[0]), ny_(shape[1]), nx_(shape[2]), kz_(k[0]), ky_(k[1]), kx_(k[2]) {
-    const int ry = ky_.active() ? ky_.radius() : 0;
-    const int rx = kx_.active() ? kx_.radius() : 0;
-    ring_rows_ = 2 * ry + 1;
+  PlaneSmoother(const T* in, const int64_t shape[3], const SymmetricKernel k[3], InputCover<T>* cover)
+      : in_(in), nz_(shape[0]), ny_(shape[1]), nx_(shape[2]), kz_(k[0]), ky_(k[1]), kx_(k[2]), cover_(cover) {
+    rz_ = kz_.active() ? kz_.radius() : 0;
+    ry_ = ky_.active() ? ky_.radius() : 0;
+    rx_ = kx_.active() ? kx_.radius() : 0;
+    ring_rows_ = 2 * ry_ + 1;
     ring_.assign(static_cast<size_t>(ring_rows_ * nx_), 0.0);
     tag_.assign(static_cast<size_t>(ring_rows_), -1);
-    rx_ = rx;
-    line_.assign(static_cast<size_t>(nx_ + 2 * rx), 0.0);
+    line_.assign(static_cast<size_t>(nx_ + 2 * rx_), 0.0);
     acc_.assign(static_cast<size_t>(nx_), 0.0);
     zero_d_.assign(static_cast<size_t>(nx_), 0.0);
     zero_t_.assign(static_cast<size_t>(nx_), T(0));
+    const size_t taps = static_cast<size_t>(std::max({rz_, ry_, rx_}) + 1);
+    lo_t_.resize(taps);
+    hi_t_.resize(taps);
+    lo_d_.resize(taps);
+    hi_d_.resize(taps);
   }
 
   // Smoothed rows `rows` (sorted) of plane p, written to dst + slot * nx for the
   // row's position `slot` in `rows`.
   PYCSC_ISA_CLONES void plane(int64_t p, const std::vector<int64_t>& rows, W* dst) {
     std::fill(tag_.begin(), tag_.end(), -1);
-    const int ry = ky_.active() ? ky_.radius() : 0;
     double* lp = line_.data() + rx_;
     for (size_t s = 0; s < rows.size(); ++s) {
       const int64_t y = rows[s];
       if (ky_.active()) {
-        for (int64_t q = std::max<int64_t>(0, y - ry); q <= std::min(ny_ - 1, y + ry); ++q) {
+        for (int64_t q = std::max<int64_t>(0, y - ry_); q <= std::min(ny_ - 1, y + ry_); ++q) {
           const int64_t slot = q % ring_rows_;
           if (tag_[slot] != q) {
             zfiltered_row(p, q, ring_.data() + slot * nx_);
             tag_[slot] = q;
           }
         }
-        const double* c = ring_row(y);
-        const double w0 = ky_.half[0];
-        for (int64_t x = 0; x < nx_; ++x) acc_[x] = c[x] * w0;
-        for (int j = ry; j >= 1; --j) {
-          const double* a = y - j >= 0 ? ring_row(y - j) : zero_d_.data();
-          const double* b = y + j < ny_ ? ring_row(y + j) : zero_d_.data();
-          const double w = ky_.half[j];
-          for (int64_t x = 0; x < nx_; ++x) acc_[x] += (a[x] + b[x]) * w;
+        for (int j = 1; j <= ry_; ++j) {
+          lo_d_[j] = y - j >= 0 ? ring_row(y - j) : zero_d_.data();
+          hi_d_[j] = y + j < ny_ ? ring_row(y + j) : zero_d_.data();
         }
-        for (int64_t x = 0; x < nx_; ++x) lp[x] = static_cast<double>(store_cast<W>(acc_[x]));
+        sym_correlate<W>(ry_, ring_row(y), lo_d_.data(), hi_d_.data(), ky_.half.data(), nx_, lp, acc_.data());
       } else {
         zfiltered_row(p, y, lp);
       }
       W* o = dst + static_cast<int64_t>(s) * nx_;
       if (kx_.active()) {
-        const double w0 = kx_.half[0];
-        for (int64_t x = 0; x < nx_; ++x) acc_[x] = lp[x] * w0;
-        for (int j = rx_; j >= 1; --j) {
-          const double w = kx_.half[j];
-          const double* a = lp - j;
-          const double* b = lp + j;
-          for (int64_t x = 0; x < nx_; ++x) acc_[x] += (a[x] + b[x]) * w;
+        for (int j = 1; j <= rx_; ++j) {
+          lo_d_[j] = lp - j;
+          hi_d_[j] = lp + j;
         }
-        for (int64_t x = 0; x < nx_; ++x) o[x] = store_cast<W>(acc_[x]);
+        sym_correlate<W>(rx_, static_cast<const double*>(lp), lo_d_.data(), hi_d_.data(), kx_.half.data(), nx_,
+                         o, acc_.data());
       } else {
         for (int64_t x = 0; x < nx_; ++x) o[x] = store_cast<W>(lp[x]);
       }
@@ -249,31 +337,32 @@ class PlaneSmoother {
   // when axis 0 is not smoothed.
   PYCSC_INLINE void zfiltered_row(int64_t p, int64_t y, double* dst) {
     const T* c = in_ + (p * ny_ + y) * nx_;
+    if (cover_ && !cover_->seen[p * ny_ + y]) {
+      cover_->seen[p * ny_ + y] = 1;
+      cover_->range.add(c, nx_);
+    }
     if (!kz_.active()) {
       for (int64_t x = 0; x < nx_; ++x) dst[x] = static_cast<double>(c[x]);
       return;
     }
-    const int rz = kz_.radius();
-    const double w0 = kz_.half[0];
-    for (int64_t x = 0; x < nx_; ++x) acc_[x] = static_cast<double>(c[x]) * w0;
-    for (int j = rz; j >= 1; --j) {
-      const T* a = p - j >= 0 ? in_ + ((p - j) * ny_ + y) * nx_ : zero_t_.data();
-      const T* b = p + j < nz_ ? in_ + ((p + j) * ny_ + y) * nx_ : zero_t_.data();
-      const double w = kz_.half[j];
-      for (int64_t x = 0; x < nx_; ++x)
-        acc_[x] += (static_cast<double>(a[x]) + static_cast<double>(b[x])) * w;
+    for (int j = 1; j <= rz_; ++j) {
+      lo_t_[j] = p - j >= 0 ? in_ + ((p - j) * ny_ + y) * nx_ : zero_t_.data();
+      hi_t_[j] = p + j < nz_ ? in_ + ((p + j) * ny_ + y) * nx_ : zero_t_.data();
     }
-    for (int64_t x = 0; x < nx_; ++x) dst[x] = static_cast<double>(store_cast<W>(acc_[x]));
+    sym_correlate<W>(rz_, c, lo_t_.data(), hi_t_.data(), kz_.half.data(), nx_, dst, acc_.data());
   }
 
   const T* in_;
   int64_t nz_, ny_, nx_;
   const SymmetricKernel &kz_, &ky_, &kx_;
+  InputCover<T>* cover_;
+  int rz_ = 0, ry_ = 0, rx_ = 0;
   int64_t ring_rows_ = 1;
-  int rx_ = 0;
   std::vector<double> ring_, line_, acc_, zero_d_;
   std::vector<int64_t> tag_;
   std::vector<T> zero_t_;
+  std::vector<const T*> lo_t_, hi_t_;
+  std::vector<const double*> lo_d_, hi_d_;
 };
 
 }  // namespace pycsc::rescale_detail
