@@ -9,12 +9,15 @@
 
 #include "parallel.hpp"
 #include "rescale_detail.hpp"
+#include "rescale_linear.hpp"
 
 namespace pycsc {
 namespace {
 
 using rescale_detail::AxisTable;
 using rescale_detail::interp_out;
+using rescale_detail::linear_row;
+using rescale_detail::XPlan;
 using rescale_detail::PlaneSmoother;
 using rescale_detail::InputCover;
 using rescale_detail::Range;
@@ -203,82 +206,6 @@ void nearest_plain(const T* in, const int64_t is[3], T* out, const int64_t os[3]
 
 // ---- smoothing and / or linear interpolation ---------------------------------------
 
-// Order-1 output row from up to four (z, y) source rows, in scipy's tap order:
-// t = 0; then for each row k (z, y lexicographic) t += ((v*wz)*wy)*wx for its left and
-// right x tap. `a[k]`, `b[k]` are the z and y weights of row k. x taps outside the input
-// are skipped (their product is +-0, which cannot change the sum). In the interior the
-// per-row products (v*wz)*wy are formed once per source voxel into `q` (the same
-// roundings), which leaves a gather, two products and two sums per row and output.
-template <class S, class W>
-PYCSC_ISA_CLONES void linear_row(const S* const* r, const double* a, const double* b, int k_rows,
-                                 const AxisTable& tx, int64_t lo, int64_t hi, double* q, W* o) {
-  const int64_t* sx = tx.start.data();
-  const double* u = tx.w0.data();
-  const double* v = tx.w1.data();
-  auto edge = [&](int64_t ox) {
-    const int64_t i = sx[ox];
-    double t = 0.0;
-    for (int k = 0; k < k_rows; ++k) {
-      if (tx.valid(i)) t += ((static_cast<double>(r[k][i]) * a[k]) * b[k]) * u[ox];
-      if (tx.valid(i + 1)) t += ((static_cast<double>(r[k][i + 1]) * a[k]) * b[k]) * v[ox];
-    }
-    o[ox] = interp_out<W>(t);
-  };
-  for (int64_t ox = 0; ox < lo; ++ox) edge(ox);
-  if (lo < hi && (k_rows == 4 || k_rows == 2)) {
-    const int64_t i0 = sx[lo], len = sx[hi - 1] + 2 - i0;
-    for (int k = 0; k < k_rows; ++k) {
-      const S* __restrict src = r[k] + i0;
-      double* __restrict qk = q + k * len;
-      const double ak = a[k], bk = b[k];
-      for (int64_t i = 0; i < len; ++i) qk[i] = (static_cast<double>(src[i]) * ak) * bk;
-    }
-    const double* __restrict q0 = q;
-    const double* __restrict q1 = q + len;
-    const double* __restrict q2 = q + 2 * len;
-    const double* __restrict q3 = q + 3 * len;
-    W* __restrict out = o;
-    if (k_rows == 4) {
-      for (int64_t ox = lo; ox < hi; ++ox) {
-        const int64_t i = sx[ox] - i0;
-        const double uu = u[ox], vv = v[ox];
-        double t = 0.0;
-        t += q0[i] * uu;
-        t += q0[i + 1] * vv;
-        t += q1[i] * uu;
-        t += q1[i + 1] * vv;
-        t += q2[i] * uu;
-        t += q2[i + 1] * vv;
-        t += q3[i] * uu;
-        t += q3[i + 1] * vv;
-        out[ox] = interp_out<W>(t);
-      }
-    } else {
-      for (int64_t ox = lo; ox < hi; ++ox) {
-        const int64_t i = sx[ox] - i0;
-        const double uu = u[ox], vv = v[ox];
-        double t = 0.0;
-        t += q0[i] * uu;
-        t += q0[i + 1] * vv;
-        t += q1[i] * uu;
-        t += q1[i + 1] * vv;
-        out[ox] = interp_out<W>(t);
-      }
-    }
-  } else {
-    for (int64_t ox = lo; ox < hi; ++ox) edge(ox);
-  }
-  for (int64_t ox = hi; ox < tx.n_out; ++ox) edge(ox);
-}
-
-// Outputs whose two x taps are both inside the input: [lo, hi).
-void interior(const AxisTable& tx, int64_t& lo, int64_t& hi) {
-  lo = 0;
-  while (lo < tx.n_out && !(tx.valid(tx.start[lo]) && tx.valid(tx.start[lo] + 1))) ++lo;
-  hi = tx.n_out;
-  while (hi > lo && !(tx.valid(tx.start[hi - 1]) && tx.valid(tx.start[hi - 1] + 1))) --hi;
-}
-
 // Source planes for one thread: the input itself (no smoothing) or smoothed planes,
 // of which only the rows this thread reads are kept (row y at slot row_slot[y]).
 template <class T, class W, class S>
@@ -327,11 +254,10 @@ class PlaneSource {
 template <class T, class W, class S>
 void interpolate_block(const T* in, const int64_t is[3], W* out, const int64_t os[3], int order,
                        const SymmetricKernel k[3], const AxisTable& tz, const AxisTable& ty,
-                       const AxisTable& tx, const Block& bl, Range<W>& range, InputCover<T>* cover) {
+                       const AxisTable& tx, const XPlan& xplan, const Block& bl, Range<W>& range,
+                       InputCover<T>* cover) {
   PlaneSource<T, W, S> src(in, is, k, taps_used(ty, order, bl.y0, bl.y1), cover);
-  int64_t lo = 0, hi = 0;
-  if (order == 1) interior(tx, lo, hi);
-  std::vector<double> q(order == 1 ? 4 * static_cast<size_t>(is[2] + 1) : 0);
+  std::vector<double> q(order == 1 ? 4 * static_cast<size_t>(is[2] + 1) + static_cast<size_t>(os[2]) : 0);
   for (int64_t oz = bl.z0; oz < bl.z1; ++oz) {
     const int64_t z0 = tz.start[oz];
     const S* pz[2] = {nullptr, nullptr};
@@ -371,7 +297,7 @@ void interpolate_block(const T* in, const int64_t is[3], W* out, const int64_t o
             ++n;
           }
         }
-        linear_row<S, W>(rows, a, b, n, tx, lo, hi, q.data(), o);
+        linear_row<S, W>(rows, a, b, n, tx, xplan, q.data(), o);
       }
       range.add(o, os[2]);
     }
@@ -392,6 +318,7 @@ template <class T, class W>
 void smooth_and_interpolate(const T* in, const int64_t is[3], W* out, const int64_t os[3], int order,
                             const SymmetricKernel k[3]) {
   const AxisTable tz(is[0], os[0], order), ty(is[1], os[1], order), tx(is[2], os[2], order);
+  const XPlan xplan = order == 1 ? XPlan(tx) : XPlan();
   const bool smooth = k[0].active() || k[1].active() || k[2].active();
   const int64_t n_in = is[0] * is[1] * is[2], n_out = os[0] * os[1] * os[2];
   const auto blocks = split_output(os, n_out + (smooth ? n_in : 0));
@@ -406,9 +333,9 @@ void smooth_and_interpolate(const T* in, const int64_t is[3], W* out, const int6
     for (int64_t y0 = blocks[b].y0; y0 < blocks[b].y1; y0 += band) {
       const Block bl{blocks[b].z0, blocks[b].z1, y0, std::min(blocks[b].y1, y0 + band)};
       if (smooth)
-        interpolate_block<T, W, W>(in, is, out, os, order, k, tz, ty, tx, bl, ranges[b], &cover[b]);
+        interpolate_block<T, W, W>(in, is, out, os, order, k, tz, ty, tx, xplan, bl, ranges[b], &cover[b]);
       else
-        interpolate_block<T, W, T>(in, is, out, os, order, k, tz, ty, tx, bl, ranges[b], nullptr);
+        interpolate_block<T, W, T>(in, is, out, os, order, k, tz, ty, tx, xplan, bl, ranges[b], nullptr);
     }
   }
   Range<W> r;
