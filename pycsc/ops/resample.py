@@ -130,6 +130,8 @@ def rescale(
 def _check_image(image: Any) -> np.ndarray:
     if not isinstance(image, np.ndarray):
         raise InputTypeError(f"`image` must be a numpy.ndarray; got {type(image).__name__}")
+    if not image.dtype.isnative:
+        image = image.astype(image.dtype.newbyteorder("="))
     dt = image.dtype
     if not (dt == np.bool_ or dt in INTEGER_DTYPES or dt in _FLOAT_DTYPES):
         raise InputTypeError(
@@ -139,8 +141,6 @@ def _check_image(image: Any) -> np.ndarray:
         raise InputError(f"`image` must be 2D or 3D; got {image.ndim}D with shape {image.shape}")
     if 0 in image.shape:
         raise InputError(f"`image` must have at least one voxel on every axis; got shape {image.shape}")
-    if not dt.isnative:
-        image = image.astype(dt.newbyteorder("="))
     return image
 
 

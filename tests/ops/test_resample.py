@@ -235,3 +235,23 @@ def test_random_geometries(seed):
         image = random_labels(rng, shape, dtype) if order == 0 else rng.random(shape).astype(dtype)
         aa = [None, True, False][int(rng.integers(0, 3))]
         assert_identical(rescale(image, scale, order, anti_aliasing=aa), reference(image, scale, order, aa))
+
+
+@pytest.mark.parametrize(
+    "shape, scale",
+    [((1300, 1100), 0.5), ((1300, 1100), (1.5, 2)), ((9, 400, 410), (0.5, 0.5, 0.5)), ((110, 120, 130), 0.75)],
+)
+@pytest.mark.parametrize("order", [0, 1])
+def test_sizes_that_use_threads_and_bands(rng, shape, scale, order):
+    """Large enough for several threads (split along z or y) and several y bands."""
+    image = rng.random(shape).astype(np.float32) if order else random_labels(rng, shape, "uint32")
+    assert_identical(rescale(image, scale, order), reference(image, scale, order))
+
+
+@pytest.mark.parametrize("dtype", [">u4", ">f4", "<i8"])
+def test_non_native_byte_order(rng, dtype):
+    image = random_labels(rng, (6, 9, 10), np.dtype(dtype).newbyteorder("=")).astype(dtype)
+    for order in (0, 1):
+        ours, ref = rescale(image, 0.6, order), reference(image, 0.6, order)
+        assert ours.dtype.isnative and ours.shape == ref.shape
+        np.testing.assert_array_equal(ours, ref)
