@@ -4,15 +4,13 @@
 #include <cmath>
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <type_traits>
 #include <vector>
 
 #include "rescale.hpp"
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 
 // The smoothing and interpolation loops are compute bound and vectorise cleanly; where
 // the toolchain can dispatch at load time (GNU ifunc), compile them for AVX-512 and
@@ -116,8 +114,22 @@ PYCSC_INLINE W store_cast(double v) {
 
 // min and max of v[0, n) ignoring NaNs (numpy's nanmin / nanmax); `nan` tells whether
 // one was seen. Returns false when there is no non-NaN value. Compilers do not vectorise
-// a NaN-aware float min reduction by themselves, hence the SSE2 form: MINPS(x, m)
-// returns m when x is NaN, which is exactly "ignore NaN".
+// a NaN-aware float min reduction by themselves, hence the explicit lanes (GNU vector
+// extension: 64 bytes, lowered to whatever the clone's ISA has). `x < m ? x : m` keeps
+// m when x is NaN, which is exactly "ignore NaN".
+#if defined(__GNUC__) && !defined(__clang__)
+template <class W>
+struct Vec64;
+template <>
+struct Vec64<float> {
+  typedef float type __attribute__((vector_size(64)));
+};
+template <>
+struct Vec64<double> {
+  typedef double type __attribute__((vector_size(64)));
+};
+#endif
+
 template <class W>
 PYCSC_ISA_CLONES bool min_max(const W* v, int64_t n, W& lo, W& hi, bool& nan) {
   W l, h;
@@ -130,39 +142,29 @@ PYCSC_ISA_CLONES bool min_max(const W* v, int64_t n, W& lo, W& hi, bool& nan) {
   }
   int64_t i = 0;
   bool seen_nan = false;
-#if defined(__SSE2__)
-  if constexpr (std::is_same_v<W, float>) {
-    __m128 ml = _mm_set1_ps(l), mh = _mm_set1_ps(h), un = _mm_setzero_ps();
-    for (; i + 4 <= n; i += 4) {
-      const __m128 x = _mm_loadu_ps(v + i);
-      ml = _mm_min_ps(x, ml);
-      mh = _mm_max_ps(x, mh);
-      un = _mm_or_ps(un, _mm_cmpunord_ps(x, x));
+#if defined(__GNUC__) && !defined(__clang__)
+  if constexpr (std::is_floating_point_v<W>) {
+    constexpr int kLanes = 64 / sizeof(W);
+    using Vec = typename Vec64<W>::type;
+    using Mask = decltype(Vec{} < Vec{});
+    Vec ml, mh;
+    Mask un{};
+    for (int j = 0; j < kLanes; ++j) {
+      ml[j] = l;
+      mh[j] = h;
     }
-    alignas(16) float tl[4], th[4];
-    _mm_store_ps(tl, ml);
-    _mm_store_ps(th, mh);
-    for (int j = 0; j < 4; ++j) {
-      l = tl[j] < l ? tl[j] : l;
-      h = th[j] > h ? th[j] : h;
+    for (; i + kLanes <= n; i += kLanes) {
+      Vec x;
+      std::memcpy(&x, v + i, sizeof(Vec));
+      ml = x < ml ? x : ml;
+      mh = x > mh ? x : mh;
+      un |= x != x;
     }
-    seen_nan = _mm_movemask_ps(un) != 0;
-  } else if constexpr (std::is_same_v<W, double>) {
-    __m128d ml = _mm_set1_pd(l), mh = _mm_set1_pd(h), un = _mm_setzero_pd();
-    for (; i + 2 <= n; i += 2) {
-      const __m128d x = _mm_loadu_pd(v + i);
-      ml = _mm_min_pd(x, ml);
-      mh = _mm_max_pd(x, mh);
-      un = _mm_or_pd(un, _mm_cmpunord_pd(x, x));
+    for (int j = 0; j < kLanes; ++j) {
+      l = ml[j] < l ? ml[j] : l;
+      h = mh[j] > h ? mh[j] : h;
+      seen_nan = seen_nan || un[j] != 0;
     }
-    alignas(16) double tl[2], th[2];
-    _mm_store_pd(tl, ml);
-    _mm_store_pd(th, mh);
-    for (int j = 0; j < 2; ++j) {
-      l = tl[j] < l ? tl[j] : l;
-      h = th[j] > h ? th[j] : h;
-    }
-    seen_nan = _mm_movemask_pd(un) != 0;
   }
 #endif
   for (; i < n; ++i) {
@@ -177,9 +179,6 @@ PYCSC_ISA_CLONES bool min_max(const W* v, int64_t n, W& lo, W& hi, bool& nan) {
   return l <= h;
 }
 
-// Separable Gaussian smoothing of single z planes, as three scipy correlate1d passes
-// (axis 0, 1, 2) each rounded to W, computed only for the rows that are asked for.
-// Not thread-safe: one instance per thread.
 // min / max of a set of values with numpy's two behaviours: NaN-ignoring
 // (nanmin/nanmax) and NaN-propagating (min/max; `nan` says whether one was seen).
 template <class W>
