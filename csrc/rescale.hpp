@@ -18,7 +18,8 @@
 // `x0*w0 + sum_{j=r..1} (x[-j] + x[+j])*w[j]`, taps summed z, y, x lexicographically
 // as ((v*wz)*wy)*wx, linear weights w0 = 1-frac, w1 = 1-w0), the same casts
 // (ints: +-0.5 then truncate, as scipy's CASE_INTERP_OUT), no FMA contraction. Only
-// the sign / payload of NaNs may differ (the compiler may commute an addition).
+// the sign / payload of NaNs may differ (the compiler may commute an addition), and
+// the sign of a zero that numpy's clip would replace by an equal bound of the other sign.
 // Complexity: O(N_in * (r_z + r_y + r_x)) for the smoothing of the planes that are
 // used plus O(N_out * 2^d) for the interpolation; O(N_out) without smoothing.
 // Peak memory: output + per thread two smoothed planes (only the band's rows), a ring

@@ -65,7 +65,8 @@ def rescale(
     Returns
     -------
     numpy.ndarray
-        The rescaled image, C-contiguous, of the dtype scikit-image returns.
+        The rescaled image, C-contiguous, of the dtype scikit-image returns; bitwise
+        equal to scikit-image's except for NaN payloads and the sign of zeros.
 
     Raises
     ------
