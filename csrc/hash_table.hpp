@@ -121,8 +121,8 @@ class HashMap {
 };
 
 // Voxel count per id of an unsigned type U: a dense table for 8/16-bit ids, a hash map with a
-// one-entry cache otherwise (consecutive runs of one object mostly alternate with background,
-// so the cache absorbs most of the hash traffic).
+// one-entry cache otherwise. Id 0 (background) has its own counter: runs of one object mostly
+// alternate with background runs, so with 0 out of the way the cache absorbs most updates.
 template <class U>
 class IdCounts {
  public:
@@ -136,13 +136,15 @@ class IdCounts {
     if constexpr (kDense) {
       dense_[id] += count;
     } else {
-      if (id == last_id_) {
+      if (id == 0) {
+        zero_count_ += count;
+      } else if (id == last_id_) {
         last_count_ += count;
-        return;
+      } else {
+        flush();
+        last_id_ = id;
+        last_count_ = count;
       }
-      flush();
-      last_id_ = id;
-      last_count_ = count;
     }
   }
 
@@ -152,6 +154,7 @@ class IdCounts {
       for (std::size_t i = 0; i < dense_.size(); ++i) dst.dense_[i] += dense_[i];
     } else {
       dst.flush();
+      dst.zero_count_ += zero_count_;
       map_.for_each([&](uint64_t k, int64_t c) { dst.map_.upsert(k) += c; });
     }
   }
@@ -164,6 +167,7 @@ class IdCounts {
       for (std::size_t i = 0; i < dense_.size(); ++i)
         if (dense_[i]) f(static_cast<U>(i), dense_[i]);
     } else {
+      if (zero_count_) f(U{0}, zero_count_);
       std::vector<std::pair<uint64_t, int64_t>> items;
       items.reserve(map_.size());
       map_.for_each([&](uint64_t k, int64_t c) { items.emplace_back(k, c); });
@@ -181,9 +185,10 @@ class IdCounts {
   }
 
   std::vector<int64_t> dense_;
-  HashMap<uint64_t, int64_t> map_;
-  U last_id_ = 0;
+  HashMap<uint64_t, int64_t> map_;  // non-zero ids only
+  U last_id_ = 0;                   // 0 = no cached id
   int64_t last_count_ = 0;
+  int64_t zero_count_ = 0;
 };
 
 }  // namespace pycsc

@@ -187,12 +187,9 @@ def remap(labels: Any, mapping: Any, *, preserve_missing: bool = True, device: s
     a, transposed = _c_view(labels, "labels", device, "remap")
     if a.dtype == np.bool_:
         a = a.view(np.uint8)
-    keys, values = _mapping_arrays(mapping)
+    keys, values, usable = _mapping_arrays(mapping, a.dtype)
     out_dtype = _remap_dtype(a.dtype, values)
-    keep = _in_range(keys, a.dtype)
-    out, missing = _core.remap(
-        a, keys[keep].astype(a.dtype), values[keep].astype(out_dtype), bool(preserve_missing)
-    )
+    out, missing = _core.remap(a, keys, values[usable].astype(out_dtype), bool(preserve_missing))
     if out is None:
         raise InputError(
             f"`labels` holds the value {missing}, which is not a key of `mapping`; add it, "
@@ -216,8 +213,9 @@ def _negative_ids(name: str, value: Any) -> InputError:
     return InputError(f"`{name}` holds negative ids (e.g. {value}); ids must be >= 0")
 
 
-def _mapping_arrays(mapping: Any) -> tuple[np.ndarray, np.ndarray]:
-    """(keys, values) as integer arrays (int64, or uint64 where needed) from either form."""
+def _mapping_arrays(mapping: Any, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """From either form: the keys that ``dtype`` can hold (cast to it), every new value as an
+    int64 (or uint64) array, and the mask of the values whose keys were kept."""
     if isinstance(mapping, Mapping):
         try:
             keys = [operator.index(k) for k in mapping.keys()]
@@ -227,7 +225,10 @@ def _mapping_arrays(mapping: Any) -> tuple[np.ndarray, np.ndarray]:
                 "`mapping` keys and values must be integers; got "
                 f"{next(iter(mapping.items()))!r} among others"
             ) from None
-        return _int_array(keys, "keys"), _int_array(values, "values")
+        info = np.iinfo(dtype)
+        usable = np.array([info.min <= k <= info.max for k in keys], dtype=bool)
+        kept = np.array([k for k, ok in zip(keys, usable) if ok], dtype=dtype)
+        return kept, _int_array(values), usable
     if isinstance(mapping, (tuple, list)) and len(mapping) == 2:
         keys, values = (np.asarray(x) for x in mapping)
         for arr, part in ((keys, "keys"), (values, "values")):
@@ -242,11 +243,12 @@ def _mapping_arrays(mapping: Any) -> tuple[np.ndarray, np.ndarray]:
         uniq, counts = np.unique(keys, return_counts=True)
         if np.any(counts > 1):
             raise InputError(f"`mapping` keys must be distinct; {uniq[counts > 1][0]} repeats")
-        return keys, values
+        usable = _in_range(keys, dtype)
+        return keys[usable].astype(dtype), values, usable
     raise InputTypeError(f"`mapping` must be a dict or a (keys, values) pair; got {type(mapping).__name__}")
 
 
-def _int_array(items: list[int], part: str) -> np.ndarray:
+def _int_array(items: list[int]) -> np.ndarray:
     if not items:
         return np.zeros(0, np.int64)
     lo, hi = min(items), max(items)
@@ -254,7 +256,7 @@ def _int_array(items: list[int], part: str) -> np.ndarray:
         return np.array(items, dtype=np.int64)
     if lo >= 0 and hi <= np.iinfo(np.uint64).max:
         return np.array(items, dtype=np.uint64)
-    raise InputError(f"`mapping` {part} must fit in 64-bit integers; got values in [{lo}, {hi}]")
+    raise InputError(f"`mapping` values must fit in 64-bit integers; got values in [{lo}, {hi}]")
 
 
 def _remap_dtype(in_dtype: np.dtype, values: np.ndarray) -> np.dtype:
@@ -272,7 +274,11 @@ def _remap_dtype(in_dtype: np.dtype, values: np.ndarray) -> np.dtype:
         info = np.iinfo(candidate)
         if size >= in_dtype.itemsize and info.min <= lo and hi <= info.max:
             return candidate
-    raise InputError(f"no {in_dtype.kind}int dtype holds the new values of `mapping` in [{lo}, {hi}]")
+    kind = "signed" if in_dtype.kind == "i" else "unsigned"
+    raise InputError(
+        f"no {kind} integer dtype holds the new values of `mapping` (range [{lo}, {hi}]) "
+        f"for `labels` of dtype {in_dtype}"
+    )
 
 
 def _in_range(keys: np.ndarray, dtype: np.dtype) -> np.ndarray:
