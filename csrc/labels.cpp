@@ -6,13 +6,11 @@
 #include <type_traits>
 
 #include "hash_table.hpp"
-#include "parallel.hpp"
 #include "run_scan.hpp"
+#include "slices.hpp"
 
 namespace pycsc {
 namespace {
-
-constexpr int64_t kGrain = int64_t{1} << 20;
 
 template <class T>
 using Bits = std::make_unsigned_t<T>;
@@ -52,11 +50,10 @@ class BoxAccumulator {
       last_ = &boxes_[slot - 1];
     }
     Box& b = *last_;
-    // Rows are visited in increasing (z, y) order, so only the x extent and the upper z, y
-    // ends can grow.
-    b.hi[0] = z;
-    b.hi[1] = std::max(b.hi[1], y);
+    b.lo[0] = std::min(b.lo[0], z);
+    b.hi[0] = std::max(b.hi[0], z);
     b.lo[1] = std::min(b.lo[1], y);
+    b.hi[1] = std::max(b.hi[1], y);
     b.lo[2] = std::min(b.lo[2], x0);
     b.hi[2] = std::max(b.hi[2], x1);
   }
@@ -192,14 +189,12 @@ template <class T>
 ValueCounts<T> value_counts(const T* a, int64_t n) {
   using B = Bits<T>;
   const B* bits = reinterpret_cast<const B*>(a);
-  const int nthreads = threads_for(n, kGrain);
+  const int nthreads = threads_for_items(n);
   std::vector<IdCounts<B>> tables(nthreads);
-#pragma omp parallel for num_threads(nthreads) schedule(static, 1)
-  for (int t = 0; t < nthreads; ++t) {
+  for_each_slice(n, kSliceItems, nthreads, [&](int t, int64_t lo, int64_t hi) {
     IdCounts<B>& table = tables[t];
-    for_each_run(bits, n * t / nthreads, n * (t + 1) / nthreads,
-                 [&](B v, int64_t, int64_t len) { table.add(v, len); });
-  }
+    for_each_run(bits, lo, hi, [&](B v, int64_t, int64_t len) { table.add(v, len); });
+  });
   for (int t = 1; t < nthreads; ++t) tables[t].merge_into(tables[0]);
 
   ValueCounts<T> out;
@@ -221,13 +216,13 @@ ValueCounts<T> value_counts(const T* a, int64_t n) {
 template <class T>
 BoxTable bounding_boxes(const T* a, int64_t nz, int64_t ny, int64_t nx) {
   const int64_t rows = nz * ny;
-  const int nthreads = nx > 0 ? threads_for(rows * nx, kGrain) : 1;
+  const int nthreads = threads_for_items(rows * nx);
   std::vector<BoxAccumulator> tables(nthreads);
   std::vector<char> negative(nthreads, 0);
-#pragma omp parallel for num_threads(nthreads) schedule(static, 1)
-  for (int t = 0; t < nthreads; ++t) {
+  const int64_t rows_per_slice = std::max<int64_t>(1, kSliceItems / std::max<int64_t>(nx, 1));
+  for_each_slice(nx > 0 ? rows : 0, rows_per_slice, nthreads, [&](int t, int64_t r0, int64_t r1) {
     BoxAccumulator& acc = tables[t];
-    for (int64_t r = rows * t / nthreads; r < rows * (t + 1) / nthreads; ++r) {
+    for (int64_t r = r0; r < r1; ++r) {
       const int64_t z = r / ny, y = r % ny;
       for_each_run(a + r * nx, 0, nx, [&](T v, int64_t start, int64_t len) {
         if (v == 0) return;
@@ -235,7 +230,7 @@ BoxTable bounding_boxes(const T* a, int64_t nz, int64_t ny, int64_t nx) {
         acc.add(static_cast<Bits<T>>(v), z, y, start, start + len - 1);
       });
     }
-  }
+  });
   for (int t = 1; t < nthreads; ++t) tables[t].merge_into(tables[0]);
   BoxTable out;
   out.negative = std::find(negative.begin(), negative.end(), 1) != negative.end();
@@ -248,15 +243,16 @@ int64_t remap_values(const T* a, U* out, int64_t n, const T* keys, const U* valu
                      bool preserve_missing) {
   static_assert(std::is_signed_v<T> == std::is_signed_v<U> && sizeof(U) >= sizeof(T));
   const ValueMap<T, U> map(keys, values, m);
-  const int nthreads = threads_for(n, kGrain);
-  std::vector<int64_t> missing(nthreads, -1);
-#pragma omp parallel for num_threads(nthreads) schedule(static, 1)
-  for (int t = 0; t < nthreads; ++t)
-    missing[t] = remap_slice(map, a, out, n * t / nthreads, n * (t + 1) / nthreads,
-                             preserve_missing);
+  const int nthreads = threads_for_items(n);
+  std::vector<int64_t> missing(nthreads, -1);  // per thread: first unmapped voxel it found
+  for_each_slice(n, kSliceItems, nthreads, [&](int t, int64_t lo, int64_t hi) {
+    const int64_t at = remap_slice(map, a, out, lo, hi, preserve_missing);
+    if (at >= 0 && (missing[t] < 0 || at < missing[t])) missing[t] = at;
+  });
+  int64_t first = -1;
   for (int64_t at : missing)
-    if (at >= 0) return at;
-  return -1;
+    if (at >= 0 && (first < 0 || at < first)) first = at;
+  return first;
 }
 
 #define PYCSC_LABELS_T(T)                                                      \

@@ -3,9 +3,9 @@
 // Method: one pass over the volume with run-length scanning (run_scan.hpp), so table work is
 // paid once per run of equal values, not once per voxel; background runs are skipped 64 voxels
 // at a time. Per-value tables are dense for 8/16-bit dtypes and open-addressing hash maps with
-// a one-entry cache otherwise (hash_table.hpp). Threads take contiguous slices of the flat
-// index range (rows for bounding boxes) with private tables merged at the end; remap threads
-// write disjoint slices of the output.
+// a one-entry cache otherwise (hash_table.hpp). Threads take slices of the flat index range
+// (of rows for bounding boxes) one at a time (slices.hpp), with private tables merged at the
+// end; remap threads write disjoint slices of the output.
 // Complexity: O(n) reads + O(runs) table updates + O(k log k) to sort k distinct values;
 // remap also writes n output values. Peak memory: the tables (per thread) and the output.
 // Reference: performance.md section 8 (fastremap / cc3d.statistics timings, 2 Gvox/s goal).
@@ -39,8 +39,8 @@ BoxTable bounding_boxes(const T* a, int64_t nz, int64_t ny, int64_t nx);
 // out[i] = values[j] where a[i] == keys[j]; a value absent from keys is copied (converted to U)
 // when preserve_missing, and otherwise reported. T and U have the same signedness and U is at
 // least as wide as T, so copying never changes a value. Keys must be distinct.
-// Returns -1, or the index of a voxel whose value is absent from keys (preserve_missing false;
-// the output is then incomplete).
+// Returns -1, or (preserve_missing false) the index of the first voxel in memory order whose
+// value is absent from keys; the output is then incomplete.
 template <class T, class U>
 int64_t remap_values(const T* a, U* out, int64_t n, const T* keys, const U* values, int64_t m,
                      bool preserve_missing);

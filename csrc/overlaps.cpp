@@ -6,14 +6,11 @@
 #include <utility>
 
 #include "hash_table.hpp"
-#include "parallel.hpp"
 #include "run_scan.hpp"
+#include "slices.hpp"
 
 namespace pycsc {
 namespace {
-
-// Voxels of work below which a second thread costs more than it saves.
-constexpr int64_t kGrain = int64_t{1} << 20;
 
 // Voxel count per (g, p) pair. 8-bit pairs index a dense table; pairs of ids up to 32 bits are
 // packed into one 64-bit key (whose order is the (g, p) order); 64-bit ids use a two-word key.
@@ -150,15 +147,11 @@ template <class G, class P>
 OverlapTable count_overlaps(const G* truth, const P* pred, int64_t n, bool truth_signed,
                             bool pred_signed) {
   static_assert(std::is_unsigned_v<G> && std::is_unsigned_v<P>);
-  const int nthreads = threads_for(n, kGrain);
+  const int nthreads = threads_for_items(n);
   std::vector<ThreadTables<G, P>> tables(nthreads);
-
-#pragma omp parallel for num_threads(nthreads) schedule(static, 1)
-  for (int t = 0; t < nthreads; ++t) {
-    const int64_t lo = n * t / nthreads;
-    const int64_t hi = n * (t + 1) / nthreads;
+  for_each_slice(n, kSliceItems, nthreads, [&](int t, int64_t lo, int64_t hi) {
     count_slice(truth, pred, lo, hi, truth_signed, pred_signed, tables[t]);
-  }
+  });
 
   ThreadTables<G, P>& total = tables[0];
   for (int t = 1; t < nthreads; ++t) {

@@ -4,9 +4,9 @@
 // depend on it). Runs of identical (truth, pred) pairs are found with run_end2 (block-wise
 // XOR/OR tests), so the per-run work -- size updates and the pair-count update -- is paid once
 // per run instead of once per voxel. Ids of 8 bits use dense tables (65 536 pair cells); wider
-// ids use open-addressing hash maps with a one-entry cache. Threads take contiguous slices of
-// the flat range with private tables, merged at the end; a run cut by a slice boundary is simply
-// counted in two parts.
+// ids use open-addressing hash maps with a one-entry cache. Threads take slices of the flat range
+// one at a time (slices.hpp) into private tables, merged at the end; a run cut by a slice
+// boundary is simply counted in two parts.
 // Complexity: O(n) reads plus O(runs) table updates; O(K log K) to sort K distinct pairs.
 // Peak memory: the tables only (about 2 x 16-24 B per distinct pair and per label, per thread).
 // Reference: performance.md section 6.1 and appendix A (run-length + hash prototype);

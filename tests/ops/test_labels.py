@@ -242,3 +242,13 @@ def test_bad_inputs(fn):
 def test_negative_ids_rejected(fn, dtype):
     with pytest.raises(InputError, match="negative ids"):
         fn(np.array([[0, 3], [-4, 1]], dtype))
+
+
+def test_remap_reports_first_missing_value_in_memory_order():
+    # Several slices, handed to threads in any order: the report must still be the first voxel.
+    labels = np.zeros(9_000_000, np.uint32)
+    labels[[3_000_000, 8_900_000, 5_000_000]] = [7, 9, 11]
+    with pytest.raises(InputError, match="value 7,"):
+        remap(labels, {0: 0}, preserve_missing=False)
+    with pytest.raises(InputError, match="value 9,"):
+        remap(labels, {0: 0, 7: 1, 11: 2}, preserve_missing=False)
