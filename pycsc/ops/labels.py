@@ -221,10 +221,8 @@ def _mapping_arrays(mapping: Any, dtype: np.dtype) -> tuple[np.ndarray, np.ndarr
             keys = [operator.index(k) for k in mapping.keys()]
             values = [operator.index(v) for v in mapping.values()]
         except TypeError:
-            raise InputTypeError(
-                "`mapping` keys and values must be integers; got "
-                f"{next(iter(mapping.items()))!r} among others"
-            ) from None
+            bad = next(kv for kv in mapping.items() if not all(hasattr(x, "__index__") for x in kv))
+            raise InputTypeError(f"`mapping` keys and values must be integers; got the entry {bad!r}") from None
         info = np.iinfo(dtype)
         usable = np.array([info.min <= k <= info.max for k in keys], dtype=bool)
         kept = np.array([k for k, ok in zip(keys, usable) if ok], dtype=dtype)
