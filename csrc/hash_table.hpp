@@ -123,8 +123,9 @@ class HashMap {
 // Voxel count per id of an unsigned type U: a dense table for 8/16-bit ids, a hash map with a
 // one-entry cache otherwise. Id 0 (background) has its own counter: runs of one object mostly
 // alternate with background runs, so with 0 out of the way the cache absorbs most updates.
+// Aligned: per-thread instances sit side by side in a vector and must not share cache lines.
 template <class U>
-class IdCounts {
+class alignas(64) IdCounts {
  public:
   static constexpr bool kDense = sizeof(U) <= 2;
 

@@ -37,7 +37,7 @@ struct Box {
 
 // Boxes of the ids seen by one thread: id -> index into `boxes`, with a cache of the last id
 // (an object's runs on one row, and on successive rows, mostly alternate with background).
-class BoxAccumulator {
+class alignas(64) BoxAccumulator {
  public:
   void add(uint64_t id, int64_t z, int64_t y, int64_t x0, int64_t x1) {
     if (id != last_id_ || last_ == nullptr) {

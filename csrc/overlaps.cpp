@@ -102,8 +102,9 @@ class PairCounts {
   int64_t last_count_ = 0;
 };
 
+// One per thread, cache-line aligned so that two threads never write to one line.
 template <class G, class P>
-struct ThreadTables {
+struct alignas(64) ThreadTables {
   IdCounts<G> truth;
   IdCounts<P> pred;
   PairCounts<G, P> pairs;
