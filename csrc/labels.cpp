@@ -156,7 +156,7 @@ int64_t remap_slice(const ValueMap<T, U>& map, const T* a, U* out, int64_t lo, i
     U last_value = 0;
     bool last_known = false;
     for_each_run(a, lo, hi, [&](T v, int64_t start, int64_t len) {
-      U nv;
+      U nv{};
       bool known;
       if (v == 0) {
         known = zero_known;

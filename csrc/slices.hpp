@@ -27,7 +27,9 @@ void for_each_slice(int64_t n, int64_t slice, int nthreads, Fn&& fn) {
     for (int64_t s = 0; s < count; ++s) fn(0, s * slice, std::min(n, (s + 1) * slice));
     return;
   }
+#ifdef PYCSC_HAVE_OPENMP
 #pragma omp parallel for num_threads(nthreads) schedule(dynamic, 1)
+#endif
   for (int64_t s = 0; s < count; ++s) fn(thread_id(), s * slice, std::min(n, (s + 1) * slice));
 }
 
