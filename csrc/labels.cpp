@@ -137,7 +137,7 @@ class ValueMap {
 
 template <class T, class U>
 int64_t remap_slice(const ValueMap<T, U>& map, const T* a, U* out, int64_t lo, int64_t hi,
-                    bool preserve_missing) {
+                    bool preserve_missing, bool out_is_zero) {
   if constexpr (ValueMap<T, U>::kDense) {
     // A gather from a table in L1/L2 beats run detection for 8/16-bit ids.
     const U* lut = map.lut();
@@ -177,7 +177,8 @@ int64_t remap_slice(const ValueMap<T, U>& map, const T* a, U* out, int64_t lo, i
         }
         nv = static_cast<U>(v);
       }
-      std::fill_n(out + start, len, nv);
+      // Untouched pages of a fresh zeroed buffer cost nothing: background is not written.
+      if (nv != 0 || !out_is_zero) std::fill_n(out + start, len, nv);
     });
     return missing;
   }
@@ -240,13 +241,13 @@ BoxTable bounding_boxes(const T* a, int64_t nz, int64_t ny, int64_t nx) {
 
 template <class T, class U>
 int64_t remap_values(const T* a, U* out, int64_t n, const T* keys, const U* values, int64_t m,
-                     bool preserve_missing) {
+                     bool preserve_missing, bool out_is_zero) {
   static_assert(std::is_signed_v<T> == std::is_signed_v<U> && sizeof(U) >= sizeof(T));
   const ValueMap<T, U> map(keys, values, m);
   const int nthreads = threads_for_items(n);
   std::vector<int64_t> missing(nthreads, -1);  // per thread: first unmapped voxel it found
   for_each_slice(n, kSliceItems, nthreads, [&](int t, int64_t lo, int64_t hi) {
-    const int64_t at = remap_slice(map, a, out, lo, hi, preserve_missing);
+    const int64_t at = remap_slice(map, a, out, lo, hi, preserve_missing, out_is_zero);
     if (at >= 0 && (missing[t] < 0 || at < missing[t])) missing[t] = at;
   });
   int64_t first = -1;
@@ -270,7 +271,7 @@ PYCSC_LABELS_T(int64_t)
 
 #define PYCSC_REMAP(T, U)                                                                 \
   template int64_t remap_values<T, U>(const T*, U*, int64_t, const T*, const U*, int64_t, \
-                                      bool);
+                                      bool, bool);
 PYCSC_REMAP(uint8_t, uint8_t)
 PYCSC_REMAP(uint8_t, uint16_t)
 PYCSC_REMAP(uint8_t, uint32_t)

@@ -38,11 +38,13 @@ BoxTable bounding_boxes(const T* a, int64_t nz, int64_t ny, int64_t nx);
 
 // out[i] = values[j] where a[i] == keys[j]; a value absent from keys is copied (converted to U)
 // when preserve_missing, and otherwise reported. T and U have the same signedness and U is at
-// least as wide as T, so copying never changes a value. Keys must be distinct.
+// least as wide as T, so copying never changes a value. Keys must be distinct. With
+// out_is_zero (out freshly zero-filled, e.g. by calloc) runs whose new value is 0 are not
+// written, so pages of pure background are never touched.
 // Returns -1, or (preserve_missing false) the index of the first voxel in memory order whose
 // value is absent from keys; the output is then incomplete.
 template <class T, class U>
 int64_t remap_values(const T* a, U* out, int64_t n, const T* keys, const U* values, int64_t m,
-                     bool preserve_missing);
+                     bool preserve_missing, bool out_is_zero);
 
 }  // namespace pycsc

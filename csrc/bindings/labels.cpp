@@ -53,8 +53,11 @@ py::tuple bounding_boxes_binding(const py::array& labels) {
 template <class T, class U>
 py::object remap_typed(const py::array& labels, const py::array& keys, const py::array& values,
                        bool preserve_missing) {
-  std::vector<py::ssize_t> shape(labels.shape(), labels.shape() + labels.ndim());
-  py::array_t<U> out(shape);
+  // np.zeros gets fresh, lazily zeroed pages from the OS for large arrays; the kernel then
+  // skips writing background, so only pages holding objects are ever touched.
+  py::tuple shape(labels.ndim());
+  for (py::ssize_t d = 0; d < labels.ndim(); ++d) shape[d] = labels.shape(d);
+  auto out = py::array_t<U>::ensure(py::module_::import("numpy").attr("zeros")(shape, values.dtype()));
   const auto* a = static_cast<const T*>(labels.data());
   const auto* k = static_cast<const T*>(keys.data());
   const auto* v = static_cast<const U*>(values.data());
@@ -63,7 +66,7 @@ py::object remap_typed(const py::array& labels, const py::array& keys, const py:
   int64_t missing_at;
   {
     py::gil_scoped_release release;
-    missing_at = remap_values<T, U>(a, o, n, k, v, m, preserve_missing);
+    missing_at = remap_values<T, U>(a, o, n, k, v, m, preserve_missing, true);
   }
   if (missing_at >= 0) return py::make_tuple(py::none(), py::int_(a[missing_at]));
   return py::make_tuple(out, py::none());
