@@ -11,7 +11,6 @@ namespace pycsc {
 namespace {
 
 using idx_t = int32_t;
-constexpr int64_t kInf = std::numeric_limits<int64_t>::max();
 constexpr int64_t kMaxEdges = int64_t{1} << 30;
 constexpr int64_t kMaxCostScale = int64_t{1} << 32;
 
@@ -56,25 +55,91 @@ std::vector<idx_t> counting_sort(const std::vector<idx_t>& order, const std::vec
   return out;
 }
 
+// The overlap graph as rows (truth objects, ascending id) of edges (ascending prediction id).
+struct Graph {
+  std::vector<uint64_t> truths, preds;  // distinct ids; index = row / column
+  std::vector<idx_t> row_start;         // CSR offsets, size rows + 1
+  std::vector<idx_t> adj_col;
+  std::vector<uint32_t> adj_cost;       // c = int((1 - iou) * S) < S <= 2^32
+  idx_t n_rows() const { return static_cast<idx_t>(truths.size()); }
+  idx_t n_pred() const { return static_cast<idx_t>(preds.size()); }
+};
+
+std::string pair_text(uint64_t t, uint64_t p) {
+  return "(" + std::to_string(t) + ", " + std::to_string(p) + ")";
+}
+
+[[noreturn]] void bad_iou(float x, uint64_t t, uint64_t p) {
+  throw std::invalid_argument("`iou` values must be in (0, 1]; got " + std::to_string(x) +
+                              " for the pair " + pair_text(t, p));
+}
+
+inline uint32_t edge_cost(const uint64_t* truth_ids, const uint64_t* pred_ids, const float* iou,
+                          int64_t e, double scale) {
+  const float x = iou[e];
+  if (!(x > 0.0f && x <= 1.0f)) bad_iou(x, truth_ids[e], pred_ids[e]);
+  // The official int((1.0 - float(iou)) * S): double arithmetic, truncation toward 0.
+  return static_cast<uint32_t>((1.0 - static_cast<double>(x)) * scale);
+}
+
+Graph build_graph(const uint64_t* truth_ids, const uint64_t* pred_ids, const float* iou,
+                  int64_t n, int64_t cost_scale) {
+  const double scale = static_cast<double>(cost_scale);
+  Graph g;
+  g.preds = rank_ids(pred_ids, n, g.adj_col);
+  g.adj_cost.resize(static_cast<size_t>(n));
+  bool sorted = true;  // by (truth, pred), strictly: the evaluator's overlap tables are
+  for (int64_t e = 1; e < n && sorted; ++e)
+    sorted = truth_ids[e - 1] < truth_ids[e] ||
+             (truth_ids[e - 1] == truth_ids[e] && pred_ids[e - 1] < pred_ids[e]);
+  if (sorted) {
+    g.truths.reserve(static_cast<size_t>(n));  // untouched capacity costs no page faults
+    g.row_start.reserve(static_cast<size_t>(n) + 1);
+    for (int64_t e = 0; e < n; ++e) {
+      if (e == 0 || truth_ids[e] != truth_ids[e - 1]) {
+        g.truths.push_back(truth_ids[e]);
+        g.row_start.push_back(static_cast<idx_t>(e));
+      }
+      g.adj_cost[e] = edge_cost(truth_ids, pred_ids, iou, e, scale);
+    }
+    g.row_start.push_back(static_cast<idx_t>(n));
+    return g;
+  }
+  std::vector<idx_t> truth_rank;
+  g.truths = rank_ids(truth_ids, n, truth_rank);
+  std::vector<idx_t> order(static_cast<size_t>(n));
+  for (idx_t e = 0; e < static_cast<idx_t>(n); ++e) order[e] = e;
+  order = counting_sort(order, g.adj_col, g.n_pred(), nullptr);
+  order = counting_sort(order, truth_rank, g.n_rows(), &g.row_start);
+  std::vector<idx_t> pred_rank = std::move(g.adj_col);
+  g.adj_col.resize(order.size());
+  for (size_t k = 0; k < order.size(); ++k) {
+    g.adj_col[k] = pred_rank[order[k]];
+    g.adj_cost[k] = edge_cost(truth_ids, pred_ids, iou, order[k], scale);
+  }
+  for (idx_t r = 0; r < g.n_rows(); ++r)
+    for (idx_t k = g.row_start[r] + 1; k < g.row_start[r + 1]; ++k)
+      if (g.adj_col[k] == g.adj_col[k - 1])
+        throw std::invalid_argument("`truth_ids` and `pred_ids` must list each pair at most "
+                                    "once; the pair " +
+                                    pair_text(g.truths[r], g.preds[g.adj_col[k]]) + " repeats");
+  return g;
+}
+
 // Sparse rectangular assignment. Rows are truth objects; columns 0..n_pred-1 predictions and
 // n_pred + r the private "unmatched" column of row r (cost S + 1).
 class Assignment {
  public:
-  Assignment(idx_t n_rows, idx_t n_pred, const std::vector<idx_t>& row_start,
-             const std::vector<idx_t>& adj_col, const std::vector<int64_t>& adj_cost,
-             int64_t unmatched_cost)
-      : n_rows_(n_rows), n_pred_(n_pred), row_start_(row_start), adj_col_(adj_col),
-        adj_cost_(adj_cost), unmatched_cost_(unmatched_cost),
-        u_(n_rows, 0), v_(static_cast<size_t>(n_pred) + n_rows, 0),
-        col4row_(n_rows, -1), row4col_(static_cast<size_t>(n_pred) + n_rows, -1),
-        dist_(static_cast<size_t>(n_pred) + n_rows, kInf),
-        label_(static_cast<size_t>(n_pred) + n_rows, 0),
-        path_(static_cast<size_t>(n_pred) + n_rows, -1),
-        scanned_(static_cast<size_t>(n_pred) + n_rows, 0) {}
+  Assignment(const Graph& g, int64_t unmatched_cost)
+      : g_(g), n_rows_(g.n_rows()), n_pred_(g.n_pred()), unmatched_cost_(unmatched_cost),
+        u_(n_rows_), col4row_(n_rows_, -1),
+        v_(static_cast<size_t>(n_pred_) + n_rows_, 0),
+        row4col_(static_cast<size_t>(n_pred_) + n_rows_, -1),
+        slot_(static_cast<size_t>(n_pred_) + n_rows_, -1) {}
 
   void solve() {
     greedy_start();
-    for (idx_t r = 0; r < n_rows_; ++r)
+    for (idx_t r = n_rows_ - 1; r >= 0; --r)
       if (col4row_[r] < 0) augment_from(r);
   }
 
@@ -83,25 +148,36 @@ class Assignment {
   const std::vector<idx_t>& row4col() const { return row4col_; }
 
  private:
+  // Heap order: distance, then free columns (ends the search sooner in tied graphs), then
+  // labelling order (first labelled first).
   struct Entry {
     int64_t dist;
-    int64_t label;  // labelling order: equal distances settle first-labelled first
-    idx_t col;
+    idx_t taken;  // 0 for a free column
+    idx_t slot;
     bool operator>(const Entry& o) const {
-      return dist != o.dist ? dist > o.dist : label > o.label;
+      if (dist != o.dist) return dist > o.dist;
+      return taken != o.taken ? taken > o.taken : slot > o.slot;
     }
+  };
+  // Search state of one column touched by the current Dijkstra (dense arrays would cost a
+  // page-faulting allocation of ~20 bytes per column for a search that touches a handful).
+  struct Label {
+    idx_t col, row;  // row = predecessor on the shortest path
+    int64_t dist;
+    bool scanned;
   };
 
   // u_r = cheapest edge of r, v = 0: dual feasible, and a row whose cheapest prediction is
-  // still free takes it (tight). Rows are visited in ascending id, edges in ascending pred id.
+  // still free takes it (tight). Rows are visited in descending id (in tie-rich tests this
+  // agrees with OR-Tools' choices more often than ascending order), edges in ascending pred id.
   void greedy_start() {
-    for (idx_t r = 0; r < n_rows_; ++r) {
+    for (idx_t r = n_rows_ - 1; r >= 0; --r) {
       int64_t best = unmatched_cost_;
       idx_t best_col = n_pred_ + r;
-      for (idx_t k = row_start_[r]; k < row_start_[r + 1]; ++k) {
-        if (adj_cost_[k] < best) {
-          best = adj_cost_[k];
-          best_col = adj_col_[k];
+      for (idx_t k = g_.row_start[r]; k < g_.row_start[r + 1]; ++k) {
+        if (g_.adj_cost[k] < best) {
+          best = g_.adj_cost[k];
+          best_col = g_.adj_col[k];
         }
       }
       u_[r] = best;
@@ -113,12 +189,20 @@ class Assignment {
   }
 
   void relax(idx_t col, idx_t row, int64_t d) {
-    if (scanned_[col] || d >= dist_[col]) return;
-    if (dist_[col] == kInf) touched_.push_back(col);
-    dist_[col] = d;
-    path_[col] = row;
-    label_[col] = next_label_;
-    heap_.push_back({d, next_label_++, col});
+    idx_t s = slot_[col];
+    if (s < 0) {
+      s = slot_[col] = static_cast<idx_t>(labels_.size());
+      labels_.push_back({col, row, d, false});
+    } else if (labels_[s].scanned || d >= labels_[s].dist) {
+      return;
+    } else {
+      // Re-labelled: a fresh slot keeps "first labelled first" meaning "labelled at this
+      // distance first"; the stale entry is skipped when popped.
+      labels_[s].scanned = true;
+      s = slot_[col] = static_cast<idx_t>(labels_.size());
+      labels_.push_back({col, row, d, false});
+    }
+    heap_.push_back({d, row4col_[col] < 0 ? 0 : 1, s});
     std::push_heap(heap_.begin(), heap_.end(), std::greater<Entry>());
   }
 
@@ -126,12 +210,11 @@ class Assignment {
   void augment_from(idx_t cur) {
     int64_t min_val = 0;
     idx_t row = cur, sink = -1;
-    next_label_ = 0;
     while (sink < 0) {
       scanned_rows_.push_back(row);
       const int64_t base = min_val - u_[row];
-      for (idx_t k = row_start_[row]; k < row_start_[row + 1]; ++k)
-        relax(adj_col_[k], row, base + adj_cost_[k] - v_[adj_col_[k]]);
+      for (idx_t k = g_.row_start[row]; k < g_.row_start[row + 1]; ++k)
+        relax(g_.adj_col[k], row, base + g_.adj_cost[k] - v_[g_.adj_col[k]]);
       relax(n_pred_ + row, row, base + unmatched_cost_ - v_[n_pred_ + row]);
       // The private column of `cur` is free and labelled, so the heap cannot run dry.
       Entry top;
@@ -139,53 +222,44 @@ class Assignment {
         std::pop_heap(heap_.begin(), heap_.end(), std::greater<Entry>());
         top = heap_.back();
         heap_.pop_back();
-      } while (scanned_[top.col] || top.label != label_[top.col]);
-      min_val = top.dist;
-      scanned_[top.col] = 1;
-      scanned_cols_.push_back(top.col);
-      if (row4col_[top.col] < 0) sink = top.col;
-      else row = row4col_[top.col];
+      } while (labels_[top.slot].scanned);
+      Label& label = labels_[top.slot];
+      label.scanned = true;
+      scanned_cols_.push_back(top.slot);
+      min_val = label.dist;
+      if (row4col_[label.col] < 0) sink = label.col;
+      else row = row4col_[label.col];
     }
     // Potentials: keep matched edges tight and reduced costs >= 0 (Crouse 2016, eq. 12-13).
     for (idx_t r : scanned_rows_)
-      u_[r] += (r == cur) ? min_val : min_val - dist_[col4row_[r]];
-    for (idx_t c : scanned_cols_) v_[c] -= min_val - dist_[c];
+      u_[r] += (r == cur) ? min_val : min_val - labels_[slot_[col4row_[r]]].dist;
+    for (idx_t s : scanned_cols_) v_[labels_[s].col] -= min_val - labels_[s].dist;
     for (idx_t col = sink;;) {
-      const idx_t r = path_[col];
+      const idx_t r = labels_[slot_[col]].row;
       row4col_[col] = r;
       const idx_t previous = col4row_[r];
       col4row_[r] = col;
       if (r == cur) break;
       col = previous;
     }
-    for (idx_t c : touched_) {
-      dist_[c] = kInf;
-      scanned_[c] = 0;
-    }
-    touched_.clear();
+    for (const Label& label : labels_) slot_[label.col] = -1;
+    labels_.clear();
     scanned_rows_.clear();
     scanned_cols_.clear();
     heap_.clear();
   }
 
+  const Graph& g_;
   const idx_t n_rows_, n_pred_;
-  const std::vector<idx_t>& row_start_;
-  const std::vector<idx_t>& adj_col_;
-  const std::vector<int64_t>& adj_cost_;
   const int64_t unmatched_cost_;
-  std::vector<int64_t> u_, v_;
-  std::vector<idx_t> col4row_, row4col_;
-  std::vector<int64_t> dist_, label_;
-  std::vector<idx_t> path_;
-  std::vector<uint8_t> scanned_;
-  std::vector<idx_t> touched_, scanned_rows_, scanned_cols_;
+  std::vector<int64_t> u_;
+  std::vector<idx_t> col4row_;
+  std::vector<int64_t> v_;
+  std::vector<idx_t> row4col_, slot_;
+  std::vector<Label> labels_;
+  std::vector<idx_t> scanned_rows_, scanned_cols_;
   std::vector<Entry> heap_;
-  int64_t next_label_ = 0;
 };
-
-std::string pair_text(uint64_t t, uint64_t p) {
-  return "(" + std::to_string(t) + ", " + std::to_string(p) + ")";
-}
 
 }  // namespace
 
@@ -197,63 +271,31 @@ MatchingResult optimal_matching(const uint64_t* truth_ids, const uint64_t* pred_
   if (n_edges < 0 || n_edges > kMaxEdges)
     throw std::invalid_argument("at most 2**30 edges are supported; got " +
                                 std::to_string(n_edges));
-  const double scale = static_cast<double>(cost_scale);
-  std::vector<int64_t> cost(static_cast<size_t>(n_edges));
-  for (int64_t e = 0; e < n_edges; ++e) {
-    const float x = iou[e];
-    if (!(x > 0.0f && x <= 1.0f))
-      throw std::invalid_argument("`iou` values must be in (0, 1]; got " + std::to_string(x) +
-                                  " for the pair " + pair_text(truth_ids[e], pred_ids[e]));
-    // The official int((1.0 - float(iou)) * S): double arithmetic, truncation toward 0.
-    cost[e] = static_cast<int64_t>((1.0 - static_cast<double>(x)) * scale);
-  }
-
-  std::vector<idx_t> truth_rank, pred_rank;
-  const std::vector<uint64_t> truths = rank_ids(truth_ids, n_edges, truth_rank);
-  const std::vector<uint64_t> preds = rank_ids(pred_ids, n_edges, pred_rank);
-  const auto n_rows = static_cast<idx_t>(truths.size());
-  const auto n_pred = static_cast<idx_t>(preds.size());
-
-  // Rows in ascending truth id, each row's edges in ascending prediction id.
-  std::vector<idx_t> order(static_cast<size_t>(n_edges));
-  for (idx_t e = 0; e < static_cast<idx_t>(n_edges); ++e) order[e] = e;
-  order = counting_sort(order, pred_rank, n_pred, nullptr);
-  std::vector<idx_t> row_start;
-  order = counting_sort(order, truth_rank, n_rows, &row_start);
-  std::vector<idx_t> adj_col(order.size());
-  std::vector<int64_t> adj_cost(order.size());
-  for (size_t k = 0; k < order.size(); ++k) {
-    adj_col[k] = pred_rank[order[k]];
-    adj_cost[k] = cost[order[k]];
-  }
-  for (idx_t r = 0; r < n_rows; ++r)
-    for (idx_t k = row_start[r] + 1; k < row_start[r + 1]; ++k)
-      if (adj_col[k] == adj_col[k - 1])
-        throw std::invalid_argument("`truth_ids` and `pred_ids` must list each pair at most "
-                                    "once; the pair " + pair_text(truths[r], preds[adj_col[k]]) +
-                                    " repeats");
-
+  const Graph g = build_graph(truth_ids, pred_ids, iou, n_edges, cost_scale);
   const int64_t unmatched_cost = cost_scale + 1;
-  Assignment assignment(n_rows, n_pred, row_start, adj_col, adj_cost, unmatched_cost);
+  Assignment assignment(g, unmatched_cost);
   assignment.solve();
 
   MatchingResult result;
-  const auto& row4col = assignment.row4col();
-  for (idx_t c = 0; c < n_pred; ++c) {
-    const idx_t r = row4col[c];
-    if (r < 0) continue;
-    result.truth_ids.push_back(truths[r]);
-    result.pred_ids.push_back(preds[c]);
-  }
   const auto& col4row = assignment.col4row();
-  for (idx_t r = 0; r < n_rows; ++r) {
+  size_t n_matched = 0;
+  for (idx_t r = 0; r < g.n_rows(); ++r) {
     const idx_t c = col4row[r];
-    if (c >= n_pred) {
+    if (c >= g.n_pred()) {
       result.cost += unmatched_cost;
       continue;
     }
-    for (idx_t k = row_start[r]; k < row_start[r + 1]; ++k)
-      if (adj_col[k] == c) result.cost += adj_cost[k];
+    ++n_matched;
+    for (idx_t k = g.row_start[r]; k < g.row_start[r + 1]; ++k)
+      if (g.adj_col[k] == c) result.cost += g.adj_cost[k];
+  }
+  result.truth_ids.reserve(n_matched);
+  result.pred_ids.reserve(n_matched);
+  const auto& row4col = assignment.row4col();
+  for (idx_t c = 0; c < g.n_pred(); ++c) {
+    if (row4col[c] < 0) continue;
+    result.truth_ids.push_back(g.truths[row4col[c]]);
+    result.pred_ids.push_back(g.preds[c]);
   }
   return result;
 }

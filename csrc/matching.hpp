@@ -17,16 +17,23 @@
 // the greedy start.
 //
 // Ties. Among equal-cost optima the result is deterministic and depends only on the edge set
-// (not on its order): truth rows are visited in ascending id, the greedy start prefers the
-// lowest prediction id among equal costs, and Dijkstra settles equal distances in the order
-// they were labelled (so the earlier truth object keeps its prediction). OR-Tools' choice in
-// ties comes from its push-relabel order over the whole graph and is not reproduced.
+// (not on its order): truth rows are visited in descending id, the greedy start prefers the
+// lowest prediction id among equal costs, and Dijkstra settles equal distances free column
+// first, then in labelling order (so the truth object visited first keeps its prediction).
+// Consequences: an object split into two equal predictions takes the lower prediction id; a
+// prediction covering two truth objects equally goes to the higher truth id. OR-Tools' choice
+// in ties comes from its push-relabel order over the whole graph and is not reproduced; these
+// rules were picked because they agree with it most often in tie-rich tests (~90-100 % of
+// equal splits, ~60-70 % of equal merges).
 //
 // Complexity. Ids are ranked by a flat table when they are small (max id <= 4E + 1024), by
-// sorting otherwise; rows are built by two counting sorts. O(E log E) worst case for ranking,
-// O(E) for the rest, plus one Dijkstra per row left over by the greedy start, bounded by its
-// component: O(R * E_c log E_c) worst case, near-linear on overlap graphs in practice.
-// Peak memory about 60 bytes per edge.
+// sorting otherwise. Input already sorted by (truth, prediction), as the evaluator's overlap
+// tables are, gives the rows in one pass; other orders take two counting sorts. Then one
+// Dijkstra per row left over by the greedy start, bounded by its component: O(R E_c log E_c)
+// worst case, near-linear on overlap graphs (1e5 truth objects: ~1.6 % of rows need a search).
+// Single-threaded: the whole solve is a few ms at 1e5 objects. Peak memory about 8 bytes per
+// edge (20 unsorted) plus 28 bytes per truth or prediction id, plus 4 bytes per id value up to
+// the largest id when the flat table is used.
 //
 // Oracle in tests: OR-Tools SimpleMinCostFlow built as the official code builds it (equal
 // objective always, identical mapping on tie-free graphs).

@@ -45,14 +45,15 @@ def optimal_matching(
     maximum cardinality. Connected components are solved independently and exactly.
 
     When several matchings share the optimal cost, the one returned is deterministic and
-    depends only on the set of edges: truth ids are visited in ascending order, each first
-    takes its best prediction (the lowest prediction id among equal IoUs), and a conflict is
-    resolved by the shortest augmenting path that was found first, so the truth object with
-    the lower id keeps its prediction. For example, a truth object split into two predictions
-    of equal IoU takes the lower prediction id; a prediction covering two truth objects with
-    equal IoU goes to the lower truth id. OR-Tools resolves such ties by its internal
-    push-relabel order over the whole graph, which is not reproduced: the objective always
-    equals OR-Tools' optimum, the mapping equals OR-Tools' whenever the optimum is unique.
+    depends only on the set of edges, not on their order: truth ids are visited in descending
+    order, each first takes its best prediction (the lowest prediction id among equal IoUs),
+    and a conflict is resolved by the shortest augmenting path found first, so the truth
+    object visited first keeps its prediction. A truth object split into two predictions of
+    equal IoU takes the lower prediction id; a prediction covering two truth objects with
+    equal IoU goes to the higher truth id. OR-Tools resolves ties by its internal push-relabel
+    order over the whole graph, which is not reproduced (these rules agree with it in about
+    90-100 % of equal splits and 60-70 % of equal merges in our tests): the objective always
+    equals OR-Tools' optimum, and the mapping equals OR-Tools' whenever the optimum is unique.
 
     Parameters
     ----------

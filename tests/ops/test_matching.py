@@ -208,8 +208,8 @@ def test_edge_order_does_not_change_the_result():
 def test_documented_tie_rule():
     # A truth object split into two equal halves takes the lower prediction id ...
     assert as_mapping(*optimal_matching([4, 4], [9, 8], [0.4, 0.4])) == {8: 4}
-    # ... and a prediction covering two truth objects equally goes to the lower truth id.
-    assert as_mapping(*optimal_matching([6, 5], [1, 1], [0.4, 0.4])) == {1: 5}
+    # ... and a prediction covering two truth objects equally goes to the higher truth id.
+    assert as_mapping(*optimal_matching([6, 5], [1, 1], [0.4, 0.4])) == {1: 6}
 
 
 def test_quantisation_follows_the_official_truncation():
