@@ -137,7 +137,8 @@ def match_instances(
     cost_scale : int, optional
         The official ``mcmf_cost_scale``; 1 to 2**32.
     device : {"auto", "cpu", "gpu"}, optional
-        Where the overlap table is computed; the matching itself always runs on the CPU.
+        Where the overlap table is computed (no GPU path in this version: "gpu", or CuPy
+        input, raises BackendUnavailableError); the matching itself always runs on the CPU.
 
     Returns
     -------
@@ -154,6 +155,8 @@ def match_instances(
         The matching could not be solved.
     InputError, InputTypeError
         Invalid arrays or parameters.
+    BackendUnavailableError
+        ``device="gpu"`` or CuPy input (GPU path not built yet).
 
     Examples
     --------
@@ -191,20 +194,25 @@ def match_instances(
         raise TooManyOverlapEdgesError(n_edges, max_edges)
     if n_edges == 0:
         return {}
-    inter = np.asarray(table.counts, dtype=np.int64)
-    truth_sizes = table.truth_sizes[np.searchsorted(table.truth_labels, table.truth_ids)]
-    pred_sizes = table.pred_sizes[np.searchsorted(table.pred_labels, table.pred_ids)]
-    iou = (inter / (truth_sizes + pred_sizes - inter)).astype(np.float32)
+    truth_ids = np.ascontiguousarray(table.truth_ids, dtype=np.uint64)
+    pred_ids = np.ascontiguousarray(table.pred_ids, dtype=np.uint64)
     try:
-        matched_truth, matched_pred, _ = _core.optimal_matching(
-            np.ascontiguousarray(table.truth_ids, dtype=np.uint64),
-            np.ascontiguousarray(table.pred_ids, dtype=np.uint64),
-            iou,
-            scale,
-        )
+        matched_truth, matched_pred, _ = _core.optimal_matching(truth_ids, pred_ids, _iou(table), scale)
     except ValueError as exc:  # only reachable through an inconsistent overlap table
         raise MatchingFailedError(str(exc)) from exc
     return dict(zip(matched_pred.tolist(), matched_truth.tolist()))
+
+
+def _iou(table: Any) -> np.ndarray:
+    """Official IoU: float64 ``inter / (gt + pred - inter)`` cast to float32.
+
+    The official code then keeps IoU > 0, which every pair passes (IoU >= 1 / union is far
+    above float32's smallest subnormal), so no filter is needed.
+    """
+    inter = np.asarray(table.counts, dtype=np.int64)
+    truth_sizes = np.asarray(table.truth_sizes, np.int64)[np.searchsorted(table.truth_labels, table.truth_ids)]
+    pred_sizes = np.asarray(table.pred_sizes, np.int64)[np.searchsorted(table.pred_labels, table.pred_ids)]
+    return (inter / (truth_sizes + pred_sizes - inter)).astype(np.float32)
 
 
 def _overlap_table(truth: np.ndarray, pred: np.ndarray) -> Any:
