@@ -12,7 +12,7 @@ namespace {
 
 using idx_t = int32_t;
 constexpr int64_t kMaxEdges = int64_t{1} << 30;
-constexpr int64_t kMaxCostScale = int64_t{1} << 32;
+constexpr int64_t kMaxCostScale = (int64_t{1} << 32) - 1;
 
 // Dense ranks of `ids` in ascending id order; returns the sorted distinct ids.
 std::vector<uint64_t> rank_ids(const uint64_t* ids, int64_t n, std::vector<idx_t>& rank) {
@@ -60,7 +60,7 @@ struct Graph {
   std::vector<uint64_t> truths, preds;  // distinct ids; index = row / column
   std::vector<idx_t> row_start;         // CSR offsets, size rows + 1
   std::vector<idx_t> adj_col;
-  std::vector<uint32_t> adj_cost;       // c = int((1 - iou) * S) < S <= 2^32
+  std::vector<uint32_t> adj_cost;       // c = int((1 - iou) * S) <= S < 2^32
   idx_t n_rows() const { return static_cast<idx_t>(truths.size()); }
   idx_t n_pred() const { return static_cast<idx_t>(preds.size()); }
 };
@@ -266,13 +266,20 @@ class Assignment {
 MatchingResult optimal_matching(const uint64_t* truth_ids, const uint64_t* pred_ids,
                                 const float* iou, int64_t n_edges, int64_t cost_scale) {
   if (cost_scale < 1 || cost_scale > kMaxCostScale)
-    throw std::invalid_argument("`cost_scale` must be in [1, 2**32]; got " +
+    throw std::invalid_argument("`cost_scale` must be in [1, 2**32 - 1]; got " +
                                 std::to_string(cost_scale));
   if (n_edges < 0 || n_edges > kMaxEdges)
     throw std::invalid_argument("at most 2**30 edges are supported; got " +
                                 std::to_string(n_edges));
   const Graph g = build_graph(truth_ids, pred_ids, iou, n_edges, cost_scale);
   const int64_t unmatched_cost = cost_scale + 1;
+  // Potentials and path lengths stay within (nodes of a component) * (S + 1) in magnitude;
+  // refuse inputs where that bound could leave int64 rather than risk an inexact answer.
+  const double nodes = static_cast<double>(g.n_rows()) * 2 + static_cast<double>(g.n_pred());
+  if (nodes * static_cast<double>(unmatched_cost) > 0x1p61)
+    throw std::invalid_argument("`cost_scale` " + std::to_string(cost_scale) +
+                                " is too large for exact int64 arithmetic on " +
+                                std::to_string(n_edges) + " edges; use a smaller cost_scale");
   Assignment assignment(g, unmatched_cost);
   assignment.solve();
 

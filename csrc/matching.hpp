@@ -50,7 +50,7 @@ struct MatchingResult {
 };
 
 // Throws std::invalid_argument for an IoU outside (0, 1] (or NaN), a repeated pair, a
-// cost_scale outside [1, 2^32] or more than 2^30 edges.
+// cost_scale outside [1, 2^32 - 1] or more than 2^30 edges.
 MatchingResult optimal_matching(const uint64_t* truth_ids, const uint64_t* pred_ids,
                                 const float* iou, int64_t n_edges, int64_t cost_scale);
 

@@ -31,7 +31,7 @@ from .overlaps import overlaps
 
 __all__ = ["match_instances", "optimal_matching"]
 
-MAX_COST_SCALE = 2**32
+MAX_COST_SCALE = 2**32 - 1  # edge costs are stored as uint32 (c <= S)
 
 
 def optimal_matching(
@@ -63,7 +63,7 @@ def optimal_matching(
         Intersection over union of each pair, in (0, 1]; cast to float32 as the official code
         does.
     cost_scale : int, optional
-        ``S``, the official ``mcmf_cost_scale``; 1 to 2**32.
+        ``S``, the official ``mcmf_cost_scale``; 1 to 2**32 - 1.
 
     Returns
     -------
@@ -135,7 +135,7 @@ def match_instances(
     max_overlap_edges : int, optional
         Largest number of distinct overlapping (truth, prediction) pairs accepted; >= 0.
     cost_scale : int, optional
-        The official ``mcmf_cost_scale``; 1 to 2**32.
+        The official ``mcmf_cost_scale``; 1 to 2**32 - 1.
     device : {"auto", "cpu", "gpu"}, optional
         Where the overlap table is computed (no GPU path in this version: "gpu", or CuPy
         input, raises BackendUnavailableError); the matching itself always runs on the CPU.

@@ -165,7 +165,7 @@ def test_large_noncontiguous_uint64_ids(seed, order_preserving):
     assert ours == ortools_matching(t, p, iou)[0]
 
 
-@pytest.mark.parametrize("cost_scale", [1, 7, 1000, S, 2**32])
+@pytest.mark.parametrize("cost_scale", [1, 7, 1000, S, 2**32 - 1])
 @pytest.mark.parametrize("seed", range(3))
 def test_cost_scales_objective(cost_scale, seed):
     rng = np.random.default_rng(200 + seed)
@@ -219,6 +219,16 @@ def test_quantisation_follows_the_official_truncation():
     t, p = [1, 1, 2], [1, 2, 2]
     ours = as_mapping(*optimal_matching(t, p, iou, cost_scale=10))
     assert objective(ours, t, p, iou, 10) == ortools_matching(t, p, iou, 10)[1] == 6
+
+
+@pytest.mark.parametrize("cost_scale", [S, 2**32 - 1])
+def test_tiny_iou_costs_exactly_the_scale(cost_scale):
+    # 1.0 - 1e-30 == 1.0 in float64: cost S, weight 1, still better than leaving truth unmatched.
+    t, p, iou = [1, 2, 2], [1, 1, 2], np.float32([1e-30, 1e-20, 1e-30])
+    ours = as_mapping(*optimal_matching(t, p, iou, cost_scale=cost_scale))
+    expected, cost = ortools_matching(t, p, iou, cost_scale)
+    assert objective(ours, t, p, iou, cost_scale) == cost == 2 * cost_scale
+    assert len(ours) == 2
 
 
 def test_float64_iou_is_cast_to_float32():
@@ -354,7 +364,7 @@ def test_ratio_gate_uses_maxima_not_counts():
         (([1], [1], [np.nan]), {}, ValueError, "iou"),
         (([1, 1], [2, 2], [0.5, 0.4]), {}, ValueError, "at most once"),
         (([1], [1], [0.5]), {"cost_scale": 0}, ValueError, "cost_scale"),
-        (([1], [1], [0.5]), {"cost_scale": 2**32 + 1}, ValueError, "cost_scale"),
+        (([1], [1], [0.5]), {"cost_scale": 2**32}, ValueError, "cost_scale"),
         (([1], [1], [0.5]), {"cost_scale": 1e6}, TypeError, "cost_scale"),
     ],
 )
