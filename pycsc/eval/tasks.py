@@ -187,9 +187,10 @@ def estimate_task_bytes(truth: ZArray, pred: ZArray | None, is_instance: bool) -
     if pred is None:
         return n * t_item if is_instance else 0
     p_item = max(pred.dtype.itemsize, 1)
-    if is_instance:
-        return n * (t_item + 3 * max(p_item, 4) + 8) + pred.size * p_item
-    return n * (t_item + p_item + 2) + pred.size * (p_item + 16)
+    source = pred.size * p_item if pred.shape != truth.shape else 0  # read before resampling
+    if is_instance:  # truth + aligned prediction + components (uint32) + remapped (truth-sized ids)
+        return n * (2 * t_item + p_item + 4) + source
+    return n * (t_item + p_item + 2) + (pred.size * 16 if source else 0) + source
 
 
 def make_task(crop: str, label: str, truth_crop: Path, pred_crop: Path | None, geometry: CropGeometry | None,

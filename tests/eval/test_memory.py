@@ -46,4 +46,5 @@ def test_600_cubed_instance_label_peak_memory(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
     tp, peak = (int(v) for v in out.stdout.split())
     assert tp > 2000
+    print(f"600^3 instance label: tp {tp}, peak RSS {peak / 1e9:.2f} GB")
     assert peak < LIMIT_BYTES, f"peak RSS {peak / 1e9:.2f} GB"
