@@ -121,3 +121,16 @@ def test_help_lists_evaluate():
     out = subprocess.run([sys.executable, "-m", "pycsc", "evaluate", "--help"], capture_output=True, text=True,
                          cwd=Path(__file__).resolve().parents[2])
     assert out.returncode == 0 and "--shard i/N" in out.stdout and "--merge" in out.stdout
+
+
+def test_table_types_and_empty_table(tmp_path):
+    from pycsc.eval.results import write_table
+    from pycsc.eval.tasks import TaskResult
+
+    r = TaskResult("crop1", "mito", {"tp": 1, "fp": 0, "fn": 2, "hausdorff_norm_sum": 0.1 + 0.2, "n_hausdorff": 3},
+                   "scored", kind="instance", timings={"total": 1.5}, stats={"source_shape": [2, 3, 4]})
+    write_table(tmp_path / "t.parquet", [r])
+    (row,) = pq.read_table(tmp_path / "t.parquet").to_pylist()
+    assert row["hausdorff_norm_sum"] == 0.1 + 0.2 and row["source_shape"] == [2, 3, 4] and row["seconds_load"] is None
+    write_table(tmp_path / "e.parquet", [])
+    assert pq.read_table(tmp_path / "e.parquet").num_rows == 0
