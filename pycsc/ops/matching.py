@@ -188,7 +188,7 @@ def match_instances(
     if ratio > cutoff:
         raise TooManyInstancesError(n_pred, n_truth, ratio, cutoff)
 
-    table = _overlap_table(truth, pred)
+    table = overlaps(truth, pred)
     n_edges = int(table.truth_ids.size)
     if n_edges > max_edges:
         raise TooManyOverlapEdgesError(n_edges, max_edges)
@@ -213,26 +213,6 @@ def _iou(table: Any) -> np.ndarray:
     truth_sizes = np.asarray(table.truth_sizes, np.int64)[np.searchsorted(table.truth_labels, table.truth_ids)]
     pred_sizes = np.asarray(table.pred_sizes, np.int64)[np.searchsorted(table.pred_labels, table.pred_ids)]
     return (inter / (truth_sizes + pred_sizes - inter)).astype(np.float32)
-
-
-def _overlap_table(truth: np.ndarray, pred: np.ndarray) -> Any:
-    # TEMPORARY until the overlaps kernel lands on main: its scaffold raises NotImplementedError.
-    try:
-        return overlaps(truth, pred)
-    except NotImplementedError:
-        pass
-    from types import SimpleNamespace
-
-    t, p = truth.ravel().astype(np.uint64), pred.ravel().astype(np.uint64)
-    both = (t > 0) & (p > 0)
-    pairs, counts = np.unique(np.stack([t[both], p[both]]), axis=1, return_counts=True)
-    truth_labels, truth_sizes = np.unique(t[t > 0], return_counts=True)
-    pred_labels, pred_sizes = np.unique(p[p > 0], return_counts=True)
-    return SimpleNamespace(
-        truth_ids=pairs[0], pred_ids=pairs[1], counts=counts.astype(np.int64),
-        truth_labels=truth_labels, truth_sizes=truth_sizes.astype(np.int64),
-        pred_labels=pred_labels, pred_sizes=pred_sizes.astype(np.int64),
-    )
 
 
 def _as_ids(values: Any, name: str) -> np.ndarray:
