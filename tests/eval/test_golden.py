@@ -27,19 +27,6 @@ from .conftest import GOLDEN, GOLDEN_CASES, needs_golden, submission_of
 
 EXACT = {"tp", "fp", "fn", "n_hausdorff", "num_voxels", "total_evals", "num_evals_done"}
 
-# Known gaps of a kernel, not of the evaluator: when a truth object is split into two components
-# of exactly equal IoU, OR-Tools' push-relabel picks one by its internal order over the whole
-# graph; pycsc.ops.match_instances documents that it cannot always reproduce that choice. The
-# counts stay identical; only Hausdorff terms of the two components' truth object differ.
-MATCHING_TIES = {
-    "g01_instance_families_same_res": "ves: truth 758 split into components 46/47 (IoU 3/26 each); "
-                                      "OR-Tools matches 47, ops.match_instances 46",
-    "g16_truth_mask": "ves: truth 156 split into components 43/44 (IoU 5/57 each); "
-                      "OR-Tools matches 44, ops.match_instances 43",
-}
-HAUSDORFF_DERIVED = ("hausdorff_norm_sum", "normalized_hausdorff_distance", "combined_score", "overall_")
-
-
 def compare(ours, theirs, path=""):
     """Differences between our result and the official one, per the golden README."""
     diffs = []
@@ -84,9 +71,6 @@ def test_golden_case(case):
         return
     assert ev.exit_code == 0 and not ev.errors
     diffs = compare(ev.extended, expected["scores"]) + compare(ev.public, expected["public_scores"])
-    if diffs and case in MATCHING_TIES:
-        assert all(any(k in d.split(":")[0] for k in HAUSDORFF_DERIVED) for d in diffs), diffs
-        pytest.xfail(f"matching tie broken differently from OR-Tools: {MATCHING_TIES[case]}")
     assert diffs == []
 
 
