@@ -20,7 +20,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ..errors import DataError
-from .arrays import S3Options, create_array, read_attrs
+from .arrays import S3Options, _parallel, read_attrs, write_arrays
 from .geometry import VoxelGrid, as_vector, level_translation
 
 SPATIAL_AXES = ("z", "y", "x")
@@ -150,23 +150,30 @@ def write_multiscale_group(location: str | os.PathLike, ms: Multiscale,
     import zarr
 
     group = zarr.open_group(str(location), mode="a", zarr_format=zarr_format)
-    group.attrs.update({**(extra_attrs or {}), **to_attrs(ms)})
+    group.update_attributes({**(extra_attrs or {}), **to_attrs(ms)})
 
 
 def write_multiscale(location: str | os.PathLike, levels: Sequence[np.ndarray], ms: Multiscale,
                      chunks: Sequence[int], zarr_format: int = 2,
                      extra_attrs: Mapping[str, Any] | None = None) -> None:
     """Write a whole multiscale group: metadata plus one array per level (``ms`` paths)."""
-    if len(levels) != len(ms.levels):
-        raise DataError(f"{location}: {len(levels)} arrays given for {len(ms.levels)} levels")
-    write_multiscale_group(location, ms, extra_attrs, zarr_format)
-    for data, lv in zip(levels, ms.levels):
-        store = create_array(os.path.join(str(location), lv.path), data.shape, data.dtype, chunks,
-                             zarr_format=zarr_format)
-        store.write(data).result()
+    write_multiscales([(location, levels, ms)], chunks, zarr_format, extra_attrs)
+
+
+def write_multiscales(items: Sequence[tuple[str | os.PathLike, Sequence[np.ndarray], Multiscale]],
+                      chunks: Sequence[int], zarr_format: int = 2,
+                      extra_attrs: Mapping[str, Any] | None = None) -> None:
+    """Write several multiscale groups at once (``(location, level arrays, metadata)`` each)."""
+    for location, levels, ms in items:
+        if len(levels) != len(ms.levels):
+            raise DataError(f"{location}: {len(levels)} arrays given for {len(ms.levels)} levels")
+    _parallel(write_multiscale_group, [(loc, ms, extra_attrs, zarr_format) for loc, _, ms in items])
+    arrays = [(os.path.join(str(loc), lv.path), data)
+              for loc, levels, ms in items for data, lv in zip(levels, ms.levels)]
+    write_arrays(arrays, chunks, zarr_format=zarr_format)
 
 
 __all__ = [
     "ScaleLevel", "Multiscale", "pyramid", "to_attrs", "parse_multiscales", "read_multiscale",
-    "write_multiscale_group", "write_multiscale",
+    "write_multiscale_group", "write_multiscale", "write_multiscales",
 ]
