@@ -68,6 +68,7 @@ class S3Client:
 
         self.bucket, self.endpoint_url = bucket, endpoint_url
         self.retries, self.backoff_s = int(retries), float(backoff_s)
+        self.page_size = 1000
         self._sleep: Callable[[float], None] = time.sleep
         config = Config(signature_version=UNSIGNED if anonymous else None,
                         max_pool_connections=max(int(max_connections), 1),
@@ -139,7 +140,7 @@ class S3Client:
     def _pages(self, prefix: str, delimiter: str | None):
         token = None
         while True:
-            kwargs = {"Bucket": self.bucket, "Prefix": prefix}
+            kwargs = {"Bucket": self.bucket, "Prefix": prefix, "MaxKeys": self.page_size}
             if delimiter:
                 kwargs["Delimiter"] = delimiter
             if token:
