@@ -56,7 +56,8 @@ class EmSource:
     dataset: str
     prefix: str                       # ".../em/fibsem-uint8/"
     levels: tuple[EmLevel, ...]
-    metadata_keys: tuple[str, ...]
+    metadata_keys: tuple[str, ...]     # required: the multiscale attributes, each level's array metadata
+    optional_keys: tuple[str, ...] = ()  # copied when present: .zgroup, level .zattrs
 
 
 @dataclass
@@ -116,12 +117,15 @@ def read_em(client: S3Client, dataset: str, alignment: str, raw_name: str,
         attrs = doc.get("attributes", {})
     ms = parse_multiscales(attrs, client.url(prefix))
     keys = [f"{prefix}zarr.json"] if v3 else [f"{prefix}.zattrs"]
+    optional = [] if v3 else [f"{prefix}.zgroup"]
     levels = []
     for lv in ms.levels:
         level, key = _level(client, prefix, lv.path, lv.voxel_size, lv.translation, v3, cache)
         levels.append(level)
         keys.append(key)
-    return EmSource(dataset, prefix, tuple(levels), tuple(keys))
+        if not v3:
+            optional.append(f"{prefix}{lv.path}/.zattrs")
+    return EmSource(dataset, prefix, tuple(levels), tuple(keys), tuple(optional))
 
 
 def select_levels(em: EmSource, reference_nm, all_resolutions: bool) -> list[EmLevel]:
@@ -164,6 +168,7 @@ def build_plan(client: S3Client, found: Crawl, alignment: str, raw_name: str, ra
                 warnings.append(f"{crop.dataset}: no EM group {raw_name}; its EM is skipped")
             else:
                 meta_items += [Item(k) for k in ems[crop.dataset].metadata_keys]
+                meta_items += [Item(k, required=False) for k in ems[crop.dataset].optional_keys]
         plan = CropPlan(crop, [Item(o.key, o.size, o.etag) for o in crop.objects])
         em = ems[crop.dataset]
         if em is not None and crop.grid is not None:

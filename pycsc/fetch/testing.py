@@ -28,6 +28,13 @@ class FaultInjector:
         self.forbidden: set[str] = set()
         self.requests = 0
 
+    def reset(self) -> None:
+        """No latency, no pending failures, nothing forbidden."""
+        with self._lock:
+            self._fail.clear()
+            self.forbidden.clear()
+            self.latency_s = 0.0
+
     def fail_next(self, count: int, status: int = 503, path_contains: str = "") -> None:
         with self._lock:
             self._fail.append((count, path_contains, status))

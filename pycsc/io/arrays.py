@@ -166,6 +166,7 @@ def _create_spec(location, shape, dtype: np.dtype, chunks, zarr_format: int, sep
     if is_s3(location):
         raise InputError(f"writing to S3 is not supported; got {location}")
     chunks = [int(min(c, max(s, 1))) for c, s in zip(chunks, shape)]
+    fill_value = np.asarray(fill_value).astype(dtype).item()   # JSON type of the dtype (bool, int, float)
     meta = _codec_metadata(dtype, shape, chunks, zarr_format, separator, fill_value)
     return {"driver": "zarr" if zarr_format == 2 else "zarr3",
             "kvstore": kvstore_spec(location), "metadata": meta}

@@ -64,12 +64,13 @@ def dataset_root(dest: Path, name: str) -> Path:
 
 
 def _groups(path: Path, *names: str) -> None:
-    """Create the v2 group at `path` and each nested group `names` below it."""
+    """Create the v2 group at `path` and the groups `names` (paths relative to it, with
+    every intermediate group)."""
     import zarr
 
-    group = zarr.open_group(str(path), mode="a", zarr_format=2)
+    root = zarr.open_group(str(path), mode="a", zarr_format=2)
     for n in names:
-        group = group.require_group(n)
+        root.require_group(n)
 
 
 def _rasterize_em(scene: Scene, grid: VoxelGrid) -> np.ndarray:
