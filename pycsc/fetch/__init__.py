@@ -55,7 +55,8 @@ def plan_fetch(cfg: FetchConfig, client: S3Client | None = None) -> FetchPlan:
             f"no crops match datasets={list(cfg.datasets) or 'all'} crops={cfg.crops!r} in "
             f"s3://{cfg.bucket} ({cfg.endpoint_url or 'AWS'}); check the filters (test crops "
             "need --test-manifest)")
-    return build_plan(client, found, cfg.alignment, cfg.raw_name, cfg.raw_padding, cfg.all_resolutions)
+    return build_plan(client, found, cfg.alignment, cfg.raw_name, cfg.raw_padding, cfg.all_resolutions,
+                      cfg.workers)
 
 
 def _merged_rows(path: Path, new: list[CropRow]) -> list[CropRow]:

@@ -117,51 +117,64 @@ def _class_geometry(client: S3Client, prefix: str, cls: str, keys: set[str],
     return finest.grid(_array_shape(array_doc)[-len(finest.voxel_size):])
 
 
-def _crawl_crop(client: S3Client, dataset: str, alignment: str, crop_id: int,
-                classes: tuple[str, ...], metadata: dict[str, bytes]) -> tuple[CropSource, list[str]]:
-    prefix = f"{gt_prefix(dataset, alignment)}crop{crop_id}/"
-    objects = client.list_objects(prefix)
-    keys = {o.key for o in objects}
-    found = sorted({o.key[len(prefix):].split("/", 1)[0] for o in objects if "/" in o.key[len(prefix):]})
-    chosen = [c for c in found if not classes or c in classes]
-    warnings, rows, grid = [], [], None
-    for cls in chosen:
-        try:
-            g = _class_geometry(client, prefix, cls, keys, metadata)
-        except FetchError:
-            raise
-        except (DataError, KeyError, ValueError) as exc:
-            warnings.append(f"crop{crop_id} ({dataset}) class {cls}: unreadable metadata ({exc}); "
-                            "copied as is, left out of the manifest")
-            continue
-        grid = grid or g
-        if cls != "all":
-            rows.append(CropRow(crop_id, dataset, cls, g.voxel_size, g.translation, g.shape))
-    wanted = tuple(o for o in objects
-                   if "/" not in o.key[len(prefix):] or o.key[len(prefix):].split("/", 1)[0] in chosen)
-    return CropSource(dataset, crop_id, grid, tuple(chosen), wanted, False, tuple(rows)), warnings
+def _geometry_or_warning(client: S3Client, dataset: str, crop_id: int, prefix: str, cls: str,
+                         keys: set[str], metadata: dict[str, bytes]) -> VoxelGrid | str:
+    try:
+        return _class_geometry(client, prefix, cls, keys, metadata)
+    except FetchError:
+        raise
+    except (DataError, KeyError, ValueError) as exc:
+        return (f"crop{crop_id} ({dataset}) class {cls}: unreadable metadata ({exc}); "
+                "copied as is, left out of the manifest")
+
+
+def _top(prefix: str, key: str) -> str | None:
+    """First path component below `prefix` if `key` is inside a sub-folder, else None."""
+    rest = key[len(prefix):]
+    return rest.split("/", 1)[0] if "/" in rest else None
 
 
 def crawl(client: S3Client, datasets: tuple[str, ...], selection: CropSelection,
           classes: tuple[str, ...], alignment: str, workers: int,
           test_manifest=None) -> Crawl:
-    """Find the selected crops (training crops by listing, test crops from `test_manifest`)."""
+    """Find the selected crops (training crops by listing, test crops from `test_manifest`).
+
+    Three concurrent stages (crop folders per dataset, one recursive listing per crop, the
+    metadata of each (crop, class)) so that request latency is paid a few times, not once
+    per class.
+    """
     out = Crawl()
     names = list_datasets(client, datasets)
     jobs = []
-    if selection.train or selection.ids is not None:
-        with ThreadPoolExecutor(max(1, min(workers, 16))) as pool:
-            listed = dict(zip(names, pool.map(lambda d: client.list_prefixes(gt_prefix(d, alignment)), names)))
-        for ds in names:
-            for name in listed[ds]:
-                digits = name.removeprefix("crop")
-                if name.startswith("crop") and digits.isdigit() and selection.wants(int(digits), False):
-                    jobs.append((ds, int(digits)))
     with ThreadPoolExecutor(max(1, workers)) as pool:
-        results = list(pool.map(lambda j: _crawl_crop(client, j[0], alignment, j[1], classes, out.metadata), jobs))
-    for crop, warnings in results:
-        out.crops.append(crop)
-        out.warnings += warnings
+        if selection.train or selection.ids is not None:
+            listed = dict(zip(names, pool.map(lambda d: client.list_prefixes(gt_prefix(d, alignment)), names)))
+            for ds in names:
+                for name in listed[ds]:
+                    digits = name.removeprefix("crop")
+                    if name.startswith("crop") and digits.isdigit() and selection.wants(int(digits), False):
+                        jobs.append((ds, int(digits), f"{gt_prefix(ds, alignment)}{name}/"))
+        listings = list(pool.map(lambda j: client.list_objects(j[2]), jobs))
+        chosen, tasks = [], []
+        for (ds, crop_id, prefix), objects in zip(jobs, listings):
+            found = sorted({t for o in objects if (t := _top(prefix, o.key)) is not None})
+            chosen.append([c for c in found if not classes or c in classes])
+            keys = {o.key for o in objects}
+            tasks += [(ds, crop_id, prefix, c, keys) for c in chosen[-1]]
+        geoms = dict(zip([(t[0], t[1], t[3]) for t in tasks], pool.map(
+            lambda t: _geometry_or_warning(client, t[0], t[1], t[2], t[3], t[4], out.metadata), tasks)))
+    for (ds, crop_id, prefix), objects, cls_list in zip(jobs, listings, chosen):
+        rows, grid = [], None
+        for cls in cls_list:
+            g = geoms[(ds, crop_id, cls)]
+            if isinstance(g, str):
+                out.warnings.append(g)
+                continue
+            grid = grid or g
+            if cls != "all":
+                rows.append(CropRow(crop_id, ds, cls, g.voxel_size, g.translation, g.shape))
+        wanted = tuple(o for o in objects if _top(prefix, o.key) in (None, *cls_list))
+        out.crops.append(CropSource(ds, crop_id, grid, tuple(cls_list), wanted, False, tuple(rows)))
     if test_manifest is not None and (selection.test or selection.ids is not None):
         rows = read_manifest(test_manifest)
         for crop_id, merged in sorted(merge_by_crop(rows).items()):

@@ -18,6 +18,7 @@ the chunk exists: absent chunks read as the fill value, so a 404 on a chunk is n
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from ..io.geometry import VoxelGrid, chunk_indices
@@ -118,13 +119,13 @@ def read_em(client: S3Client, dataset: str, alignment: str, raw_name: str,
     ms = parse_multiscales(attrs, client.url(prefix))
     keys = [f"{prefix}zarr.json"] if v3 else [f"{prefix}.zattrs"]
     optional = [] if v3 else [f"{prefix}.zgroup"]
-    levels = []
-    for lv in ms.levels:
-        level, key = _level(client, prefix, lv.path, lv.voxel_size, lv.translation, v3, cache)
-        levels.append(level)
-        keys.append(key)
-        if not v3:
-            optional.append(f"{prefix}{lv.path}/.zattrs")
+    with ThreadPoolExecutor(max(1, min(len(ms.levels), 8))) as pool:
+        found = list(pool.map(lambda lv: _level(client, prefix, lv.path, lv.voxel_size, lv.translation,
+                                                v3, cache), ms.levels))
+    levels = [level for level, _ in found]
+    keys += [key for _, key in found]
+    if not v3:
+        optional += [f"{prefix}{lv.path}/.zattrs" for lv in ms.levels]
     return EmSource(dataset, prefix, tuple(levels), tuple(keys), tuple(optional))
 
 
@@ -154,15 +155,17 @@ def hierarchy_keys(dataset: str, alignment: str, raw_name: str) -> list[str]:
 
 
 def build_plan(client: S3Client, found: Crawl, alignment: str, raw_name: str, raw_padding: int,
-               all_resolutions: bool) -> FetchPlan:
+               all_resolutions: bool, workers: int = 16) -> FetchPlan:
     """Turn crawled crops into the list of keys to copy."""
     cache = found.metadata
     warnings = list(found.warnings)
-    ems: dict[str, EmSource | None] = {}
-    plans, meta_items = [], []
+    names = sorted({c.dataset for c in found.crops})
+    with ThreadPoolExecutor(max(1, min(workers, len(names) or 1))) as pool:
+        ems = dict(zip(names, pool.map(lambda d: read_em(client, d, alignment, raw_name, cache), names)))
+    plans, meta_items, seen_ds = [], [], set()
     for crop in found.crops:
-        if crop.dataset not in ems:
-            ems[crop.dataset] = read_em(client, crop.dataset, alignment, raw_name, cache)
+        if crop.dataset not in seen_ds:
+            seen_ds.add(crop.dataset)
             meta_items += [Item(k, required=False) for k in hierarchy_keys(crop.dataset, alignment, raw_name)]
             if ems[crop.dataset] is None:
                 warnings.append(f"{crop.dataset}: no EM group {raw_name}; its EM is skipped")
