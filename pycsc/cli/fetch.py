@@ -25,7 +25,7 @@ def add_parser(sub) -> None:
     p.add_argument("--dest", "-d", type=Path, help="destination root (default: data)")
     p.add_argument("--datasets", type=_csv, help="comma-separated dataset names or glob patterns")
     p.add_argument("--crops", "-c", help="'all' (default), 'test', or comma-separated crop ids")
-    p.add_argument("--classes", type=_csv, help="comma-separated class names (default: all)")
+    p.add_argument("--classes", type=_csv, help="comma-separated class names (default: every class; name `all` for the class-id array)")
     p.add_argument("--raw-padding", "-p", type=int, help="EM voxels added on each side (default 0)")
     p.add_argument("--all-resolutions", action="store_true", default=None,
                    help="also fetch EM levels finer than the annotation")

@@ -103,6 +103,8 @@ def _class_geometry(client: S3Client, prefix: str, cls: str, keys: set[str],
                     metadata: dict[str, bytes]) -> VoxelGrid:
     """s0 geometry of the class group `prefix + cls` (v2 ``.zattrs``/``.zarray`` or v3)."""
     def get_json(key: str) -> dict:
+        if key not in keys:
+            raise DataError(f"{client.url(key)} is not in the listing")
         if key not in metadata:
             metadata[key] = client.get(key)
         return json.loads(metadata[key])
