@@ -200,3 +200,56 @@ def write_resolved(cfg: Any, dest: str | os.PathLike) -> Path:
 
 
 __all__ = ["load_toml", "from_mapping", "resolve", "to_toml", "write_resolved"]
+
+
+# --- data: `csc simulate` and `csc fetch` ------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class SimulateConfig:
+    """`csc simulate`: a synthetic dataset in the public layout."""
+
+    dest: Path = Path("data")
+    preset: Literal["tiny", "small", "medium"] = "small"
+    seed: int = 0
+    name_prefix: str = "jrc_sim"
+    overwrite: bool = False
+
+    def validate(self) -> None:
+        if not self.name_prefix or "/" in self.name_prefix or "\\" in self.name_prefix:
+            raise ConfigError(f"`name_prefix` must be a non-empty name without slashes; got {self.name_prefix!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class FetchConfig:
+    """`csc fetch`: ground-truth crops and the raw EM around them from S3."""
+
+    bucket: str = "janelia-cosem-datasets"
+    endpoint_url: str | None = None
+    anonymous: bool = True
+    dest: Path = Path("data")
+    datasets: tuple[str, ...] = ()        # glob patterns; empty = every dataset with crops
+    crops: str = "all"                    # "all", "test", or comma-separated ids
+    classes: tuple[str, ...] = ()         # empty = every class (and `all`)
+    raw_padding: int = 0                  # EM voxels added on each side, per level
+    all_resolutions: bool = False         # also EM levels finer than the annotation
+    workers: int = 32
+    dry_run: bool = False
+    verify: bool = False
+    test_manifest: Path | None = None  # test-crop manifest CSV: EM around those crops too
+    alignment: str = "recon-1"
+    raw_name: str = "em/fibsem-uint8"
+    retries: int = 5
+    progress: bool = True
+
+    def validate(self) -> None:
+        if self.workers < 1:
+            raise ConfigError(f"`workers` must be >= 1; got {self.workers}")
+        if self.raw_padding < 0:
+            raise ConfigError(f"`raw_padding` must be >= 0 voxels; got {self.raw_padding}")
+        if self.retries < 0:
+            raise ConfigError(f"`retries` must be >= 0; got {self.retries}")
+        if not self.bucket:
+            raise ConfigError("`bucket` must not be empty")
+
+
+__all__ += ["SimulateConfig", "FetchConfig"]

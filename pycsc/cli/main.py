@@ -16,7 +16,7 @@ from typing import Sequence
 from ..errors import PycscError
 
 # Order is the order of `csc --help`.
-COMMAND_MODULES: tuple[str, ...] = ("evaluate",)
+COMMAND_MODULES: tuple[str, ...] = ("fetch", "simulate", "evaluate")
 
 
 def _version_text() -> str:
