@@ -114,12 +114,13 @@ def pack(cfg: PackConfig) -> dict:
         for crop, *_rest in missing:
             by_crop.setdefault(crop, []).append(_rest[1])
         total = {c: sum(1 for r in rows if r[0] == c) for c in by_crop}
-        lines = [f"  {c}: {'all ' + str(total[c]) + ' classes' if len(v) == total[c] else ', '.join(v)}"
-                 for c, v in sorted(by_crop.items(), key=lambda kv: crop_sort_key(kv[0]))]
-        text = f"{len(missing)} of {len(rows)} manifest (crop, class) pairs have no processed volume:\n" + "\n".join(lines)
+        listed = [f"{c}: {'all ' + str(total[c]) + ' classes' if len(v) == total[c] else ', '.join(v)}"
+                  for c, v in sorted(by_crop.items(), key=lambda kv: crop_sort_key(kv[0]))]
+        text = (f"{len(missing)} of {len(rows)} manifest (crop, class) pairs have no processed volume "
+                f"under {cfg.input}/<class>: " + "; ".join(listed))
         if not cfg.allow_missing:
-            raise DataError(text + f"\n(looked under {cfg.input}/<class>); process them, or pass "
-                            "--allow-missing to pack the rest (missing pairs score 0)")
+            raise DataError(text + "; process them, or pass --allow-missing to pack the rest "
+                            "(missing pairs score 0)")
         print("pack: " + text)
     if not sources:
         raise DataError(f"pack: nothing to pack: no processed volume under {cfg.input}")
