@@ -35,11 +35,19 @@ from .losses import confusion_counts, dice_iou, masked_bce
 from .models import build_model, model_spec
 
 
-class _Skip:
-    """A sampler wrapper that drops the first `skip` draws (samples consumed before a resume)."""
+class _EpochSampler:
+    """The sampler of the current epoch, minus the draws consumed before a resume.
 
-    def __init__(self, sampler, skip: int):
-        self.sampler, self.skip = sampler, skip
+    The DataLoader (and its worker processes) live for the whole run; only this object's
+    state changes between epochs, so workers are started once.
+    """
+
+    def __init__(self, sampler):
+        self.sampler, self.skip = sampler, 0
+
+    def start(self, epoch: int, skip: int) -> None:
+        self.sampler.set_epoch(epoch)
+        self.skip = skip
 
     def __len__(self) -> int:
         return len(self.sampler) - self.skip
@@ -104,7 +112,7 @@ def _loader(dataset, cfg: TrainConfig, sampler=None):
     if cfg.num_workers > 0:
         # spawn, not fork: tensorstore's thread pools do not survive a fork
         kwargs = dict(num_workers=cfg.num_workers, multiprocessing_context="spawn",
-                      worker_init_fn=_worker_init, persistent_workers=False, prefetch_factor=2)
+                      worker_init_fn=_worker_init, persistent_workers=True, prefetch_factor=2)
     return torch.utils.data.DataLoader(dataset, batch_size=cfg.batch_size, sampler=sampler,
                                        shuffle=False, pin_memory=torch.cuda.is_available(), **kwargs)
 
@@ -155,7 +163,8 @@ def train(cfg: TrainConfig) -> dict:
     else:
         sampler = UniformSampler([reader.crop(i).volume_nm3 for i in range(len(train_rows))],
                                  per_epoch, cfg.seed + rank)
-    dataset = RandomPatches(reader, cfg.ndim, cfg.augment)
+    epoch_sampler = _EpochSampler(sampler)
+    train_loader = _loader(RandomPatches(reader, cfg.ndim, cfg.augment), cfg, epoch_sampler)
     pos_weight = None
     if cfg.weight_loss:
         pos_weight = torch.from_numpy(positive_weights(train_rows, cfg.classes, cfg.voxel_size_nm,
@@ -210,8 +219,8 @@ def train(cfg: TrainConfig) -> dict:
     last_val = None
     while step < total_steps:
         epoch, done = divmod(step, cfg.iterations_per_epoch)
-        sampler.set_epoch(epoch)
-        batches = iter(_loader(dataset, cfg, _Skip(sampler, done * cfg.batch_size * cfg.gradient_accumulation)))
+        epoch_sampler.start(epoch, done * cfg.batch_size * cfg.gradient_accumulation)
+        batches = iter(train_loader)
         epoch_losses = []
         net.train()
         for _ in range(done, cfg.iterations_per_epoch):

@@ -123,6 +123,6 @@ def test_resume_refuses_another_model(toy, tmp_path):
 
 def test_2d_resnet_with_workers(toy, tmp_path):
     cfg = _cfg(toy, tmp_path, ndim=2, architecture="resnet", patch_shape=(1, 16, 16), depth=1,
-               epochs=1, iterations_per_epoch=2, num_workers=1, weighted_sampler=False)
-    assert train(cfg)["steps"] == 2
+               epochs=2, iterations_per_epoch=1, num_workers=1, weighted_sampler=False)
+    assert train(cfg)["steps"] == 2      # the worker process serves both epochs
     assert json.loads(json.dumps(ckpt.load(tmp_path / "run" / "checkpoints" / "best.pt")["spec"]))["ndim"] == 2
