@@ -325,12 +325,11 @@ class TrainConfig:
             _check(self.patch_shape[0] == 1,
                    f"`patch_shape` of a 2D model must be (1, y, x); got {self.patch_shape}")
         _check(min(self.voxel_size_nm) > 0, f"`voxel_size_nm` must be positive; got {self.voxel_size_nm}")
-        if self.architecture == "unet":
-            f = 2 ** self.depth
-            spatial = self.patch_shape[1:] if self.ndim == 2 else self.patch_shape
-            _check(all(s % f == 0 for s in spatial),
-                   f"`patch_shape` {self.patch_shape} must be divisible by 2**depth = {f} "
-                   "for a UNet; change patch_shape or depth")
+        f = 2 ** self.depth if self.architecture == "unet" else 4
+        spatial = self.patch_shape[1:] if self.ndim == 2 else self.patch_shape
+        _check(all(s % f == 0 for s in spatial),
+               f"`patch_shape` {self.patch_shape} must be divisible by {f} for this network "
+               "(2**depth for a UNet, 4 for a ResNet); change patch_shape or depth")
         for name in ("base_channels", "depth", "batch_size", "epochs", "iterations_per_epoch",
                      "gradient_accumulation"):
             _check(getattr(self, name) >= 1, f"`{name}` must be >= 1; got {getattr(self, name)}")

@@ -43,7 +43,9 @@ class Level:
         return np.asarray(self.translation) - np.asarray(self.voxel_size) / 2
 
 
-def _attrs(path: Path) -> dict:
+def read_attrs(path: str | Path) -> dict:
+    """User attributes of a local zarr v2 or v3 node (empty when it has none)."""
+    path = Path(path)
     for name, key in ((".zattrs", None), ("zarr.json", "attributes")):
         f = path / name
         if f.is_file():
@@ -60,18 +62,10 @@ def _array_shape(path: Path) -> tuple[int, ...]:
     raise DataError(f"{path} is not a zarr array (no .zarray or zarr.json)")
 
 
-def is_array(path: str | Path) -> bool:
-    p = Path(path)
-    if (p / ".zarray").is_file():
-        return True
-    f = p / "zarr.json"
-    return f.is_file() and json.loads(f.read_text()).get("node_type") == "array"
-
-
 def read_levels(group: str | Path) -> list[Level]:
     """The levels of the OME-NGFF multiscale group at `group`, in the order listed."""
     g = Path(group)
-    attrs = _attrs(g)
+    attrs = read_attrs(g)
     try:
         ms = attrs["multiscales"][0]
         datasets = ms["datasets"]
@@ -144,16 +138,6 @@ def read_box(level: Level, start, shape) -> np.ndarray:
     return out
 
 
-def inside(level: Level, start, shape) -> tuple[slice, ...] | None:
-    """The part of the box ``[start, start + shape)`` that lies inside `level`, in box voxels."""
-    start = np.asarray(start, dtype=np.int64)
-    lo = np.clip(start, 0, level.shape) - start
-    hi = np.clip(start + np.asarray(shape), 0, level.shape) - start
-    if np.any(hi <= lo):
-        return None
-    return tuple(slice(int(a), int(b)) for a, b in zip(lo, hi))
-
-
 def level_box(level: Level) -> tuple[np.ndarray, np.ndarray]:
     """World lower and upper edges of a level."""
     edge = level.edge
@@ -214,9 +198,4 @@ def mark_complete(group: str | Path, info: dict) -> None:
 
 
 def is_complete(group: str | Path) -> bool:
-    return bool(_attrs(Path(group)).get("pycsc", {}).get("complete", False))
-
-
-def volume_info(group: str | Path) -> dict:
-    """The ``pycsc`` attributes written with a volume (empty when absent)."""
-    return dict(_attrs(Path(group)).get("pycsc", {}))
+    return bool(read_attrs(Path(group)).get("pycsc", {}).get("complete", False))

@@ -63,7 +63,7 @@ def crop_classes(crop: Path) -> list[str]:
     """Class groups present in a crop folder (multiscale groups; ``all`` excluded)."""
     out = []
     for child in sorted(crop.iterdir()):
-        if child.is_dir() and child.name != "all" and _store._attrs(child).get("multiscales"):
+        if child.is_dir() and child.name != "all" and _store.read_attrs(child).get("multiscales"):
             out.append(child.name)
     return out
 

@@ -197,7 +197,7 @@ def process(cfg: ProcessConfig) -> list[dict]:
         if not in_crop.is_dir():
             print(f"process: skipping {ds}/{crop}: no predictions at {in_crop}")
             continue
-        found = [p.name for p in sorted(in_crop.iterdir()) if p.is_dir() and _store._attrs(p).get("multiscales")]
+        found = [p.name for p in sorted(in_crop.iterdir()) if p.is_dir() and _store.read_attrs(p).get("multiscales")]
         classes = [c for c in found if (not cfg.classes or c in cfg.classes)
                    and (not manifest_classes or c in manifest_classes)]
         _store.ensure_parent_groups(out_crop / "_")

@@ -63,7 +63,8 @@ def test_missing_section(tmp_path):
     ("[train]\nepochs = 'ten'\n", "`epochs` must be an integer"),
     ("[train]\nndim = 4\n", "`ndim` must be 2 or 3"),
     ("[train]\nndim = 2\npatch_shape = [4, 64, 64]\n", r"must be \(1, y, x\)"),
-    ("[train]\npatch_shape = [30, 64, 64]\ndepth = 3\n", "divisible by 2\\*\\*depth"),
+    ("[train]\npatch_shape = [30, 64, 64]\ndepth = 3\n", "must be divisible by 8"),
+    ("[train]\narchitecture = 'resnet'\npatch_shape = [30, 64, 64]\n", "must be divisible by 4"),
     ("[train]\nclasses = []\n", "at least one class"),
     ("[train]\nscheduler = 'linear'\n", "must be one of"),
 ])
