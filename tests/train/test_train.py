@@ -126,3 +126,32 @@ def test_2d_resnet_with_workers(toy, tmp_path):
                epochs=2, iterations_per_epoch=1, num_workers=1, weighted_sampler=False)
     assert train(cfg)["steps"] == 2      # the worker process serves both epochs
     assert json.loads(json.dumps(ckpt.load(tmp_path / "run" / "checkpoints" / "best.pt")["spec"]))["ndim"] == 2
+
+
+@pytest.mark.slow
+def test_torchrun_two_processes(toy, tmp_path):
+    """DistributedDataParallel on the CPU (gloo): two ranks, rank 0 writes the checkpoints."""
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f"""[train]
+datasplit = "{tmp_path / 'split.csv'}"
+data_root = "{toy['data_root']}"
+output_dir = "{tmp_path / 'run'}"
+classes = ["mito", "nuc"]
+patch_shape = [16, 16, 16]
+base_channels = 4
+depth = 2
+batch_size = 1
+epochs = 2
+iterations_per_epoch = 2
+num_workers = 0
+threads = 1
+progress = false
+""")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(__file__).resolve().parents[2]),
+                                                        os.environ.get("PYTHONPATH", "")]))
+    out = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+                          "--standalone", "-m", "pycsc", "train", str(cfg)],
+                         env=env, capture_output=True, text=True, timeout=240)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert ckpt.load(tmp_path / "run" / "checkpoints" / "latest.pt")["step"] == 4
+    assert len([r for r in read_log(tmp_path / "run" / "logs") if "loss" in r]) == 4   # rank 0 only
