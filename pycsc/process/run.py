@@ -61,12 +61,11 @@ def watershed_split(probabilities: np.ndarray, mask: np.ndarray, voxel_size, min
     """Split touching objects of `mask`: seeds at distance-transform maxima, watershed on
     the negated distance, restricted to the mask (scikit-image, imported only here)."""
     try:
-        from scipy.ndimage import distance_transform_edt
         from skimage.feature import peak_local_max
         from skimage.segmentation import watershed
     except ImportError:
         raise ConfigError("`watershed` needs scikit-image: pip install scikit-image") from None
-    from ..ops import connected_components
+    from ..ops import connected_components, distance_transform_edt
 
     distance = distance_transform_edt(mask, sampling=voxel_size)
     objects, _ = connected_components(mask.astype(np.uint8), connectivity=26)
