@@ -16,7 +16,7 @@ from typing import Sequence
 from ..errors import PycscError
 
 # Order is the order of `csc --help`.
-COMMAND_MODULES: tuple[str, ...] = ("datasplit", "train", "predict", "process", "pack", "demo")
+COMMAND_MODULES: tuple[str, ...] = ("datasplit", "train", "predict", "process", "pack", "evaluate", "demo")
 
 
 def _version_text() -> str:

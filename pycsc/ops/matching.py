@@ -14,6 +14,7 @@ official steps around it (special cases, ratio gate, overlap table, IoU, edge ca
 from __future__ import annotations
 
 import numbers
+import warnings
 from typing import Any
 
 import numpy as np
@@ -26,6 +27,7 @@ from ..errors import (
     TooManyInstancesError,
     TooManyOverlapEdgesError,
 )
+from . import _official_flow
 from ._dispatch import as_label_array, choose_device, gpu_path_missing, require_same_shape
 from .overlaps import overlaps
 
@@ -111,6 +113,7 @@ def match_instances(
     instance_ratio_factor: float = 5.0,
     max_overlap_edges: int = 5_000_000,
     cost_scale: int = 1_000_000,
+    ties: str = "official",
     device: str = "auto",
 ) -> dict[int, int]:
     """Match predicted instances to truth instances exactly as the official evaluator does.
@@ -136,6 +139,13 @@ def match_instances(
         Largest number of distinct overlapping (truth, prediction) pairs accepted; >= 0.
     cost_scale : int, optional
         The official ``mcmf_cost_scale``; 1 to 2**32 - 1.
+    ties : {"official", "native"}, optional
+        How equal-cost alternatives are resolved. "official" (default) hands a graph in which
+        some truth or prediction has two edges of equal cost to OR-Tools on the official
+        network, because the official choice among tied optima depends on OR-Tools' solver
+        order over the whole graph; the result then equals the leaderboard's. Without
+        OR-Tools installed it warns and resolves natively. "native" always uses the native
+        solver (same optimal cost, possibly another of the tied matchings).
     device : {"auto", "cpu", "gpu"}, optional
         Where the overlap table is computed (no GPU path in this version: "gpu", or CuPy
         input, raises BackendUnavailableError); the matching itself always runs on the CPU.
@@ -172,6 +182,8 @@ def match_instances(
     factor = _check_real(instance_ratio_factor, "instance_ratio_factor", allow_zero=False)
     max_edges = _check_int(max_overlap_edges, "max_overlap_edges", 0, None)
     scale = _check_int(cost_scale, "cost_scale", 1, MAX_COST_SCALE)
+    if ties not in ("official", "native"):
+        raise InputError(f"`ties` must be 'official' or 'native'; got {ties!r}")
     if choose_device(device, truth, pred) == "gpu":
         raise gpu_path_missing("match_instances")
     truth = as_label_array(truth, "truth", ndims=(1, 2, 3))
@@ -196,8 +208,20 @@ def match_instances(
         return {}
     truth_ids = np.ascontiguousarray(table.truth_ids, dtype=np.uint64)
     pred_ids = np.ascontiguousarray(table.pred_ids, dtype=np.uint64)
+    iou = _iou(table)
+    if ties == "official":
+        costs = ((1.0 - iou.astype(np.float64)) * scale).astype(np.int64)
+        if _official_flow.has_tied_costs(truth_ids, pred_ids, costs):
+            if n_truth + n_pred + 2 <= _official_flow.MAX_NODES and _official_flow.available():
+                return _official_flow.solve(n_truth, n_pred, truth_ids, pred_ids, costs, scale)
+            warnings.warn(
+                "match_instances: equally good matchings exist and OR-Tools is not usable, so the "
+                "tie is resolved natively; the official evaluator may pick the other one "
+                "(pip install ortools for leaderboard parity)",
+                stacklevel=2,
+            )
     try:
-        matched_truth, matched_pred, _ = _core.optimal_matching(truth_ids, pred_ids, _iou(table), scale)
+        matched_truth, matched_pred, _ = _core.optimal_matching(truth_ids, pred_ids, iou, scale)
     except ValueError as exc:  # only reachable through an inconsistent overlap table
         raise MatchingFailedError(str(exc)) from exc
     return dict(zip(matched_pred.tolist(), matched_truth.tolist()))

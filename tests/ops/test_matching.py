@@ -411,3 +411,61 @@ def test_many_random_graphs_match_ortools():
         expected, expected_cost = ortools_matching(t, p, iou)
         assert objective(ours, t, p, iou) == expected_cost, trial
         assert ours == expected, trial
+
+
+# ---------------------------------------------------------------- official tie choice
+
+
+def official_network_mapping(truth, pred):
+    """The official network with raw ids as nodes (nG = max truth, nP = max pred)."""
+    t, p = truth.ravel().astype(np.int64), pred.ravel().astype(np.int64)
+    n_g, n_p = int(t.max()), int(p.max())
+    both = (t > 0) & (p > 0)
+    keys, inter = np.unique((t[both] - 1) * n_p + (p[both] - 1), return_counts=True)
+    g, q = keys // n_p + 1, keys % n_p + 1
+    gs, ps = np.bincount(t, minlength=n_g + 1), np.bincount(p, minlength=n_p + 1)
+    iou = (inter / (gs[g] + ps[q] - inter)).astype(np.float32)
+    mcf = min_cost_flow.SimpleMinCostFlow()
+    for i in range(1, n_g + 1):
+        mcf.add_arc_with_capacity_and_unit_cost(0, i, 1, 0)
+    for i in range(1, n_g + 1):
+        mcf.add_arc_with_capacity_and_unit_cost(i, n_g + n_p + 1, 1, S + 1)
+    edge_arcs = [mcf.add_arc_with_capacity_and_unit_cost(int(a), int(n_g + b), 1, int((1.0 - float(v)) * S))
+                 for a, b, v in zip(g, q, iou)]
+    for j in range(1, n_p + 1):
+        mcf.add_arc_with_capacity_and_unit_cost(n_g + j, n_g + n_p + 1, 1, 0)
+    mcf.set_node_supply(0, n_g)
+    mcf.set_node_supply(n_g + n_p + 1, -n_g)
+    assert mcf.solve() == mcf.OPTIMAL
+    return {int(q[k]): int(g[k]) for k, arc in enumerate(edge_arcs) if mcf.flow(arc) == 1}
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_tied_splits_follow_the_official_choice(seed):
+    # Truth objects split into two equal halves: tied optima, where the official pick is OR-Tools'.
+    rng = np.random.default_rng(seed)
+    n = 40 + 30 * seed
+    truth = np.zeros((4, n * 6), np.uint32)
+    pred = np.zeros_like(truth)
+    next_pred = 1
+    for obj in range(1, n + 1):
+        x = (obj - 1) * 6
+        truth[:, x:x + 4] = obj
+        if rng.random() < 0.5:
+            pred[:2, x:x + 4], pred[2:, x:x + 4] = next_pred, next_pred + 1
+            next_pred += 2
+        else:
+            pred[:, x:x + 4] = next_pred
+            next_pred += 1
+    order = rng.permutation(next_pred - 1) + 1
+    pred = np.where(pred > 0, order[np.maximum(pred, 1) - 1], 0).astype(np.uint32)
+    assert match_instances(truth, pred) == official_network_mapping(truth, pred)
+
+
+def test_native_ties_option_keeps_the_optimal_cost():
+    truth = np.array([[1, 1, 1, 1]], np.uint8)
+    pred = np.array([[1, 1, 2, 2]], np.uint8)
+    native = match_instances(truth, pred, ties="native")
+    assert len(native) == 1 and set(native.values()) == {1}
+    with pytest.raises(ValueError, match="ties"):
+        match_instances(truth, pred, ties="random")
