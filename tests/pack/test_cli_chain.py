@@ -9,7 +9,7 @@ pytest.importorskip("torch")
 from pycsc.cli.main import main  # noqa: E402
 
 
-def test_datasplit_train_predict_process_pack(toy, tmp_path, capsys):
+def test_datasplit_train_predict_process_pack_evaluate(toy, tmp_path, capsys):
     cfg = tmp_path / "pipeline.toml"
     cfg.write_text(f"""
 [datasplit]
@@ -53,9 +53,16 @@ output = "{tmp_path / 'submission.zip'}"
 """)
     for command in ("datasplit", "train", "predict", "process", "pack"):
         assert main([command, str(cfg)]) == 0, command
+    assert main(["evaluate", str(tmp_path / "submission.zip"), "--truth", str(toy["truth"]),
+                 "--manifest", str(toy["manifest"]), "--output", str(tmp_path / "results.json"),
+                 "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert "2 crops (1 train, 1 validate)" in out and "1 crops written" in out
     assert "2 volumes written" in out and "2 arrays in 1 crops" in out
     names = zipfile.ZipFile(tmp_path / "submission.zip").namelist()
     assert {"crop9/mito/.zarray", "crop9/nuc/.zarray"} <= set(names)
     assert (tmp_path / "run" / "train.toml").is_file() and (tmp_path / "submission.pack.toml").is_file()
+    import json
+
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert set(results["label_scores"]) == {"mito", "nuc"} and "overall_score" in results

@@ -97,3 +97,20 @@ def test_missing_pairs_are_listed(tmp_path, toy, capsys):
     assert result["missing"] == [("crop9", "nuc")] and "crop9: nuc" in capsys.readouterr().out
     with pytest.raises(DataError, match="all 2 classes"):
         pack(PackConfig(input=str(tmp_path / "none/{crop}"), manifest=toy["manifest"], output=tmp_path / "t.zip"))
+
+
+def test_packed_truth_scores_perfectly(tmp_path, toy):
+    """The zip is accepted by `pycsc evaluate`; packing the truth itself scores 1 per class,
+    also with object ids above 255 (which the official uint8 cast would wrap)."""
+    from pycsc.eval import score_submission
+
+    for name in ("mito", "nuc"):
+        lab = toy["labels"][name][8:40, 8:40, 8:40].astype(np.uint32)
+        lab[lab > 0] += 1000
+        _volume(tmp_path / "proc" / "toy-1.zarr" / "crop9" / name, lab, (8.0,) * 3, (64.0,) * 3)
+    inp = str(tmp_path / "proc/{dataset}.zarr/{crop}")
+    pack(PackConfig(input=inp, manifest=toy["manifest"], output=tmp_path / "sub.zip"))
+    scores = score_submission(tmp_path / "sub.zip", toy["truth"], toy["manifest"])
+    for name in ("mito", "nuc"):
+        assert scores["label_scores"][name]["combined_score"] == pytest.approx(1.0)
+        assert scores["label_scores"][name]["fp"] == 0 and scores["label_scores"][name]["fn"] == 0
