@@ -413,7 +413,9 @@ class PackConfig:
     manifest: Optional[Path] = _opt(None, "test-crop manifest CSV (required)")
     output: Path = _opt(Path("submission.zip"), "the zip to write (a .zarr folder is built beside it)")
     instance_classes: tuple[str, ...] = _opt(OFFICIAL_INSTANCE_CLASSES, "classes kept as object ids")
-    allow_missing: bool = _opt(False, "pack even when manifest crops/classes are missing (listed)")
+    missing: Literal["error", "skip", "empty"] = _opt(
+        "error", "manifest pairs without a processed volume: stop ('error'), leave them out "
+        "('skip', scored as missing) or submit all-background arrays ('empty')")
     overwrite: bool = _opt(False, "replace an existing submission")
 
     def validate(self) -> None:
@@ -427,17 +429,18 @@ class DemoConfig:
 
     workdir: Path = _opt(Path("demo"), "everything is written below this folder")
     seed: int = _opt(0, "seed of the simulation and the training")
-    classes: tuple[str, ...] = _opt(("mito", "nuc"), "classes to train and score")
-    volume_shape: tuple[int, int, int] = _opt((96, 96, 96), "simulated EM shape at s0 (voxels)")
-    voxel_size_nm: tuple[float, float, float] = _opt((8.0, 8.0, 8.0), "simulated s0 voxel size")
+    preset: Literal["tiny", "small", "medium"] = _opt("small", "size of the simulated data")
+    classes: tuple[str, ...] = _opt(("ecs", "cyto", "mito", "cell"), "classes to train and predict")
+    voxel_size_nm: tuple[float, float, float] = _opt((8.0, 8.0, 8.0), "training voxel size")
     patch_shape: tuple[int, int, int] = _opt((32, 32, 32), "training patch (voxels)")
     base_channels: int = _opt(8, "UNet width")
     depth: int = _opt(2, "UNet depth")
-    iterations: int = _opt(150, "training steps")
+    iterations: int = _opt(300, "training steps")
     batch_size: int = _opt(4, "patches per step")
     learning_rate: float = _opt(3e-3, "RAdam learning rate")
     threads: int = _opt(2, "torch CPU threads")
     min_size: int = _opt(20, "smallest object kept by process (voxels)")
+    progress: bool = _opt(True, "show progress bars")
 
     def validate(self) -> None:
         _check(len(self.classes) > 0, "`classes` must name at least one class")

@@ -35,12 +35,10 @@ def _step(name: str, timings: dict):
 
 def _simulate(cfg: DemoConfig, work: Path) -> tuple[Path, Path, Path]:
     """Simulated dataset: (data root, test-crop manifest, ground-truth store)."""
-    from .io.simulate import SimulateConfig, simulate
+    from .simulate import simulate
 
-    sim = SimulateConfig(output=work / "data", seed=cfg.seed, shape=tuple(cfg.volume_shape),
-                         voxel_size_nm=tuple(cfg.voxel_size_nm))
-    result = simulate(sim)
-    return Path(result["data_root"]), Path(result["manifest"]), Path(result["truth"])
+    result = simulate(work / "data", preset=cfg.preset, seed=cfg.seed, overwrite=True)
+    return result.dest, result.test_manifest, result.truth_path
 
 
 def background_submission(manifest: str | Path, dest: Path) -> Path:
@@ -64,10 +62,10 @@ def _fmt(v) -> str:
     return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.4f}"
 
 
-def score_table(scores: dict, baseline: dict) -> str:
-    """Per-class and overall scores of the demo next to the all-background submission."""
+def score_table(scores: dict, baseline: dict, classes) -> str:
+    """Scores of `classes` and the overall scores, next to the all-background submission."""
     lines = [f"{'class':14s} {'metric':10s} {'demo':>8s} {'background':>11s}"]
-    for label in sorted(scores.get("label_scores", {})):
+    for label in [c for c in classes if c in scores.get("label_scores", {})]:
         rec, base = scores["label_scores"][label], baseline.get("label_scores", {}).get(label, {})
         metric = "combined" if "combined_score" in rec else "iou"
         key = "combined_score" if metric == "combined" else "iou"
@@ -108,24 +106,29 @@ def run_demo(cfg: DemoConfig) -> dict:
                            iterations_per_epoch=max(1, math.ceil(cfg.iterations / epochs)),
                            learning_rate=cfg.learning_rate, scheduler="onecycle", num_workers=0,
                            threads=cfg.threads, seed=cfg.seed, validation_batches=4, resume=False,
-                           mixed_precision=False)
+                           mixed_precision=False, progress=cfg.progress)
         train(tcfg)
     with _step("predict", timings):
         pcfg = PredictConfig(checkpoint=work / "run" / "checkpoints" / "latest.pt", data_root=data_root,
                              manifest=manifest, output=str(work / "predictions/{dataset}.zarr/{crop}"),
-                             batch_size=cfg.batch_size, threads=cfg.threads, overwrite=True)
+                             batch_size=cfg.batch_size, threads=cfg.threads, overwrite=True,
+                             progress=cfg.progress)
         predict(pcfg)
     with _step("process", timings):
         process(ProcessConfig(input=pcfg.output, output=str(work / "processed/{dataset}.zarr/{crop}"),
                               manifest=manifest, min_size=cfg.min_size, overwrite=True))
     with _step("pack", timings):
+        # classes the demo does not train are submitted as background, as in the baseline
         pack(PackConfig(input=str(work / "processed/{dataset}.zarr/{crop}"), manifest=manifest,
-                        output=work / "submission.zip", overwrite=True))
+                        output=work / "submission.zip", overwrite=True, missing="empty"))
     with _step("evaluate", timings):
         scores = score_submission(work / "submission.zip", truth, manifest)
         baseline = score_submission(background_submission(manifest, work / "background.zip"), truth, manifest)
     total = time.perf_counter() - t0
     crops = sorted({r[0] for r in read_manifest_rows(manifest)}, key=crop_sort_key)
-    print(f"\nscores on {len(crops)} simulated test crops ({', '.join(crops)}):\n" + score_table(scores, baseline))
+    n_labels = len(scores.get("label_scores", {}))
+    print(f"\nscores on {len(crops)} simulated test crops ({', '.join(crops)}); the other "
+          f"{n_labels - len(classes)} scored classes are background in both submissions:\n"
+          + score_table(scores, baseline, classes))
     print("\ntime: " + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items()) + f"; total {total:.0f} s")
     return {"scores": scores, "baseline": baseline, "timings": timings, "seconds": total}

@@ -118,12 +118,16 @@ def pack(cfg: PackConfig) -> dict:
                   for c, v in sorted(by_crop.items(), key=lambda kv: crop_sort_key(kv[0]))]
         text = (f"{len(missing)} of {len(rows)} manifest (crop, class) pairs have no processed volume "
                 f"under {cfg.input}/<class>: " + "; ".join(listed))
-        if not cfg.allow_missing:
-            raise DataError(text + "; process them, or pass --allow-missing to pack the rest "
-                            "(missing pairs score 0)")
-        print("pack: " + text)
+        if cfg.missing == "error":
+            raise DataError(text + "; process them, or pass --missing skip (left out: scored as "
+                            "missing) or --missing empty (all-background arrays)")
+        counts = ", ".join(f"{c} {len(v)}" for c, v in sorted(by_crop.items(), key=lambda kv: crop_sort_key(kv[0])))
+        print(f"pack: {len(missing)} of {len(rows)} manifest (crop, class) pairs have no processed volume "
+              f"({counts}); {'left out' if cfg.missing == 'skip' else 'packed as background'}")
     if not sources:
         raise DataError(f"pack: nothing to pack: no processed volume under {cfg.input}")
+    if cfg.missing == "empty":
+        sources += [(*m[:6], None) for m in missing]
     out_zip = Path(cfg.output)
     zarr_dir = out_zip.with_suffix(".zarr")
     if (out_zip.exists() or zarr_dir.exists()) and not cfg.overwrite:
@@ -136,7 +140,7 @@ def pack(cfg: PackConfig) -> dict:
     packed, raw_bytes = [], 0
     for crop, ds, label, vs, tr, shape, src in sources:
         instance = label in cfg.instance_classes
-        data = align_to_crop(src, vs, tr, shape, instance)
+        data = np.zeros(shape, np.uint8) if src is None else align_to_crop(src, vs, tr, shape, instance)
         raw_bytes += _write_array(groups[crop], label, data,
                                   {"voxel_size": list(vs), "translation": list(tr), "shape": list(shape)})
         packed.append({"crop": crop, "class": label, "dtype": str(data.dtype), "shape": list(shape),

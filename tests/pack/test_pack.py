@@ -93,8 +93,13 @@ def test_missing_pairs_are_listed(tmp_path, toy, capsys):
     inp = _processed(tmp_path, toy, classes=("mito",))
     with pytest.raises(DataError, match=r"1 of 2 manifest \(crop, class\) pairs.*crop9: nuc"):
         pack(PackConfig(input=inp, manifest=toy["manifest"], output=tmp_path / "s.zip"))
-    result = pack(PackConfig(input=inp, manifest=toy["manifest"], output=tmp_path / "s.zip", allow_missing=True))
-    assert result["missing"] == [("crop9", "nuc")] and "crop9: nuc" in capsys.readouterr().out
+    result = pack(PackConfig(input=inp, manifest=toy["manifest"], output=tmp_path / "s.zip", missing="skip"))
+    assert result["missing"] == [("crop9", "nuc")] and "(crop9 1); left out" in capsys.readouterr().out
+    assert "crop9/nuc/.zarray" not in zipfile.ZipFile(tmp_path / "s.zip").namelist()
+    result = pack(PackConfig(input=inp, manifest=toy["manifest"], output=tmp_path / "s.zip", missing="empty",
+                             overwrite=True))
+    root = zarr.open_group(str(tmp_path / "s.zarr"), mode="r", zarr_format=2)
+    assert root["crop9/nuc"].shape == (32, 32, 32) and not root["crop9/nuc"][:].any()
     with pytest.raises(DataError, match="all 2 classes"):
         pack(PackConfig(input=str(tmp_path / "none/{crop}"), manifest=toy["manifest"], output=tmp_path / "t.zip"))
 
