@@ -16,6 +16,9 @@ REPO = Path(__file__).resolve().parents[2]
 DOC_FILES = [REPO / "README.md", *sorted((REPO / "examples").rglob("*"))] if (REPO / "examples").exists() else [REPO / "README.md"]
 
 
+APPTAINER_VALUE_OPTIONS = {"--bind", "-B", "--env", "--home", "-H", "--pwd", "--overlay", "--env-file"}
+
+
 def _logical_lines(text: str):
     """Join backslash continuations; drop comments."""
     buf = ""
@@ -50,10 +53,10 @@ def _cli_args(tokens):
             return tokens[tokens.index("csc", 2) + 1:]
         return None
     if head in ("apptainer", "singularity") and len(tokens) > 1 and tokens[1] in ("run", "exec"):
-        sif = next((i for i, t in enumerate(tokens) if t.endswith(".sif") or t.endswith("}")), None)
-        if sif is None:
-            return None
-        rest = tokens[sif + 1:]
+        rest = tokens[2:]
+        while rest and rest[0].startswith("-"):  # apptainer's own options, some with a value
+            rest = rest[2:] if rest[0] in APPTAINER_VALUE_OPTIONS else rest[1:]
+        rest = rest[1:]  # the image
         if tokens[1] == "exec":
             return rest[1:] if rest and rest[0] in ("csc", "pycsc") else None
         return rest
@@ -68,7 +71,7 @@ def documented_commands():
         for line in _logical_lines(_code_text(path)):
             if not line or line.startswith("#"):
                 continue
-            line = re.sub(r"\$\{?[A-Za-z_][A-Za-z_0-9]*\}?", "1", line)  # shell variables
+            line = re.sub(r"\$\{[^}]*\}|\$[A-Za-z_][A-Za-z_0-9]*", "1", line)  # shell variables
             line = re.sub(r"\$\((.*?)\)", "1", line)
             for part in re.split(r"\s*(?:&&|\|\||;|\|)\s*", line):
                 try:
