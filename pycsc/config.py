@@ -229,8 +229,9 @@ def _check_shard(shard: str | None) -> None:
     if shard is None:
         return
     parts = shard.split("/")
-    ok = len(parts) == 2 and all(p.isdigit() for p in parts) and int(parts[0]) < int(parts[1])
-    _check(ok, f"`shard` must look like 'i/N' with 0 <= i < N (e.g. '0/4'); got {shard!r}")
+    ok = len(parts) == 2 and all(p.isdigit() for p in parts) and 1 <= int(parts[0]) <= int(parts[1])
+    _check(ok, f"`shard` must look like 'i/N' with 1 <= i <= N (array-job index, e.g. '1/4'); "
+           f"got {shard!r}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -358,7 +359,7 @@ class PredictConfig:
     orthoplanes: bool = _opt(True, "2D models: average the z, y and x slicing directions")
     dtype: Literal["uint8", "float16", "float32"] = _opt("uint8", "stored probability type")
     overwrite: bool = _opt(False, "replace existing outputs (else finished crops are skipped)")
-    shard: Optional[str] = _opt(None, "'i/N': process only the i-th of N slices of the crops")
+    shard: Optional[str] = _opt(None, "'i/N' (1 <= i <= N): only the i-th of N slices of the crops")
     progress: bool = _opt(True, "show a progress bar")
 
     def validate(self) -> None:
@@ -388,7 +389,7 @@ class ProcessConfig:
     hook: Optional[str] = _opt(None, "'file.py:function' or 'module:function' replacing the default")
     block_shape: tuple[int, int, int] = _opt((256, 256, 256), "blockwise processing unit (voxels)")
     overwrite: bool = _opt(False, "replace existing outputs (else finished classes are skipped)")
-    shard: Optional[str] = _opt(None, "'i/N': process only the i-th of N slices of the crops")
+    shard: Optional[str] = _opt(None, "'i/N' (1 <= i <= N): only the i-th of N slices of the crops")
 
     def validate(self) -> None:
         _check(self.connectivity in (6, 18, 26), f"`connectivity` must be 6, 18 or 26; got {self.connectivity}")

@@ -111,14 +111,15 @@ def sort_targets(targets: Sequence[Target]) -> list[Target]:
 
 
 def select_shard(items: Sequence[T], shard: str | None) -> list[T]:
-    """Items ``i, i+N, i+2N, ...`` for shard ``"i/N"`` (all items when `shard` is None).
+    """Shard ``"i/N"`` (1-based, like SLURM/LSF array indices and ``csc evaluate --shard``):
+    items ``i-1, i-1+N, i-1+2N, ...``; all items when `shard` is None.
 
     Examples
     --------
-    >>> select_shard(list("abcde"), "1/2")
-    ['b', 'd']
+    >>> select_shard(list("abcde"), "1/2"), select_shard(list("abcde"), "2/2")
+    (['a', 'c', 'e'], ['b', 'd'])
     """
     if shard is None:
         return list(items)
     i, n = (int(v) for v in shard.split("/"))
-    return list(items[i::n])
+    return list(items[i - 1::n])

@@ -91,8 +91,8 @@ def test_predict_end_to_end_and_resume(toy, tmp_path, capsys):
 
     assert main(["predict", "--checkpoint", str(path), "--data-root", str(toy["data_root"]),
                  "--crops", "all", "--regions", "toy-1:0,0,0:64,64,64", "--output", out,
-                 "--shard", "0/2", "--no-progress", "--threads", "1"]) == 0
-    assert "2 crops written" in capsys.readouterr().out     # shard 0 of [crop1, crop2, region0]
+                 "--shard", "1/2", "--no-progress", "--threads", "1"]) == 0
+    assert "2 crops written" in capsys.readouterr().out     # shard 1/2 of [crop1, crop2, region0]
     assert (tmp_path / "pred/toy-1.zarr/crop1/mito/s0").is_dir()
     assert (tmp_path / "pred/toy-1.zarr/region0/mito/s0").is_dir()
     assert not (tmp_path / "pred/toy-1.zarr/crop2").exists()

@@ -92,7 +92,7 @@ def test_dict_flags_and_optional(tmp_path):
 
 
 @pytest.mark.parametrize("argv,message", [
-    (["process", "--shard", "4/4"], "`shard` must look like 'i/N'"),
+    (["process", "--shard", "0/4"], "`shard` must look like .i/N. with 1 <= i <= N"),
     (["process", "--thresholds", "mito"], "KEY=VALUE"),
     (["process", "--thresholds", "mito=1.5"], r"probability in \[0, 1\]"),
     (["predict", "--overlap", "1.0"], r"`overlap` must be in \[0, 1\)"),
