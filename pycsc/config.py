@@ -13,7 +13,7 @@ import sys
 import tempfile
 import types
 from pathlib import Path
-from typing import Any, Literal, Mapping, TypeVar, Union, get_args, get_origin, get_type_hints
+from typing import Any, Literal, Mapping, Optional, TypeVar, Union, get_args, get_origin, get_type_hints
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -253,3 +253,260 @@ class FetchConfig:
 
 
 __all__ += ["SimulateConfig", "FetchConfig"]
+
+
+# --------------------------------------------------------------------------------------------
+# Pipeline commands: datasplit, train, predict, process, pack, demo.
+# One frozen dataclass per command; `metadata["help"]` is the command-line help text.
+# Paths are relative to the working directory. Voxel sizes and boxes are zyx nanometres.
+# --------------------------------------------------------------------------------------------
+
+#: Classes the official evaluator scores as instances (config.py `INSTANCE_CLASSES`).
+OFFICIAL_INSTANCE_CLASSES = ("nuc", "vim", "ves", "endo", "lyso", "ld", "perox", "mito", "np",
+                             "mt", "cell", "instance")
+
+
+def _opt(default: Any, help: str) -> Any:
+    if isinstance(default, (list, dict)):
+        proto = default
+        return dataclasses.field(default_factory=lambda: type(proto)(proto), metadata={"help": help})
+    return dataclasses.field(default=default, metadata={"help": help})
+
+
+def _check(ok: bool, message: str) -> None:
+    if not ok:
+        raise ConfigError(message)
+
+
+def _check_shard(shard: str | None) -> None:
+    if shard is None:
+        return
+    parts = shard.split("/")
+    ok = len(parts) == 2 and all(p.isdigit() for p in parts) and 1 <= int(parts[0]) <= int(parts[1])
+    _check(ok, f"`shard` must look like 'i/N' with 1 <= i <= N (array-job index, e.g. '1/4'); "
+           f"got {shard!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasplitConfig:
+    """`csc datasplit`: the train/validate CSV in the official format, from local data."""
+
+    data_root: Path = _opt(Path("data"), "folder holding <dataset>/<dataset>.zarr")
+    output: Path = _opt(Path("datasplit.csv"), "CSV to write (replaced if present)")
+    classes: tuple[str, ...] = _opt(("mito", "er"), "classes to look for")
+    datasets: tuple[str, ...] = _opt(("*",), "dataset name patterns (glob)")
+    crops: tuple[str, ...] = _opt(("*",), "crop folder patterns, e.g. crop234 (glob)")
+    max_voxel_size_nm: Optional[tuple[float, ...]] = _opt(
+        None, "keep a (crop, class) only if its s0 voxel size is <= this on every axis (1 or 3 values)")
+    validation_fraction: float = _opt(0.15, "probability that a crop goes to validation")
+    force_all_classes: Literal["no", "all", "train", "validate"] = _opt(
+        "no", "crops lacking a class: 'all' drops them, 'train'/'validate' keeps them out of that usage")
+    skip_empty_crops: bool = _opt(False, "drop crops where no requested class has a foreground voxel")
+    seed: int = _opt(42, "seed of the train/validate draw")
+    raw_name: str = _opt("em/fibsem-uint8", "EM group below recon-1/")
+
+    def validate(self) -> None:
+        _check(len(self.classes) > 0, "`classes` must name at least one class")
+        _check(0.0 <= self.validation_fraction <= 1.0,
+               f"`validation_fraction` must be in [0, 1]; got {self.validation_fraction}")
+        if self.max_voxel_size_nm is not None:
+            _check(len(self.max_voxel_size_nm) in (1, 3) and min(self.max_voxel_size_nm) > 0,
+                   f"`max_voxel_size_nm` must be 1 or 3 positive numbers; got {self.max_voxel_size_nm}")
+
+
+@dataclasses.dataclass(frozen=True)
+class AugmentConfig:
+    """Training-time augmentation; the same draw is applied to EM and labels of a patch."""
+
+    mirror: tuple[str, ...] = _opt(("z", "y", "x"), "axes flipped with probability 1/2 each")
+    transpose: bool = _opt(True, "randomly permute axes that share a voxel size and patch length")
+    rotate90: bool = _opt(True, "random multiple of 90 degrees in the y-x plane")
+    rotate_deg: float = _opt(0.0, "arbitrary y-x rotation drawn from [-rotate_deg, rotate_deg]")
+    intensity_scale: float = _opt(0.1, "contrast factor drawn from [1-s, 1+s]")
+    intensity_shift: float = _opt(0.1, "brightness shift drawn from [-s, s] (intensities in 0..1)")
+    noise_std: float = _opt(0.0, "standard deviation of added Gaussian noise")
+
+    def validate(self) -> None:
+        bad = sorted(set(self.mirror) - {"z", "y", "x"})
+        _check(not bad, f"`augment.mirror` axes must be among z, y, x; got {bad}")
+        _check(0.0 <= self.rotate_deg <= 180.0, f"`augment.rotate_deg` must be in [0, 180]; got {self.rotate_deg}")
+        for name in ("intensity_scale", "intensity_shift", "noise_std"):
+            _check(getattr(self, name) >= 0, f"`augment.{name}` must be >= 0; got {getattr(self, name)}")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """`csc train`: a 2D or 3D network on random patches of the crops in a datasplit CSV."""
+
+    datasplit: Path = _opt(Path("datasplit.csv"), "train/validate CSV (made from data_root if missing)")
+    data_root: Path = _opt(Path("data"), "local data, used only to create a missing datasplit")
+    output_dir: Path = _opt(Path("runs/3d_unet"), "checkpoints, logs and the resolved config go here")
+    classes: tuple[str, ...] = _opt(("mito", "er"), "output channels, in order")
+    architecture: Literal["unet", "resnet"] = _opt("unet", "network family")
+    ndim: int = _opt(3, "2 (slices; patch_shape[0] must be 1) or 3")
+    patch_shape: tuple[int, int, int] = _opt((64, 64, 64), "patch size in voxels (z, y, x)")
+    voxel_size_nm: tuple[float, float, float] = _opt((8.0, 8.0, 8.0), "training voxel size (z, y, x)")
+    base_channels: int = _opt(16, "feature maps of the first level")
+    depth: int = _opt(3, "down-sampling steps (UNet) / residual blocks (ResNet)")
+    batch_size: int = _opt(4, "patches per step")
+    epochs: int = _opt(10, "epochs (each ends with a checkpoint and a validation)")
+    iterations_per_epoch: int = _opt(100, "optimizer steps per epoch")
+    learning_rate: float = _opt(1e-4, "RAdam learning rate")
+    weight_decay: float = _opt(0.0, "decoupled weight decay")
+    scheduler: Literal["none", "cosine", "onecycle"] = _opt("none", "learning-rate schedule, per step")
+    gradient_accumulation: int = _opt(1, "batches whose gradients are summed per optimizer step")
+    max_grad_norm: Optional[float] = _opt(None, "clip the gradient norm to this (off when unset)")
+    mixed_precision: bool = _opt(True, "bfloat16/float16 autocast on CUDA (ignored on the CPU)")
+    device: Literal["auto", "cpu", "cuda"] = _opt("auto", "where to train")
+    num_workers: int = _opt(2, "data-loading processes (0 = in the training process)")
+    threads: int = _opt(0, "torch CPU threads (0 = torch's default)")
+    seed: int = _opt(42, "seeds torch, numpy and the samplers")
+    weight_loss: bool = _opt(True, "positive-class weight = background / foreground voxels per class")
+    weighted_sampler: bool = _opt(True, "pick crops so that every class is seen equally often")
+    true_negatives: bool = _opt(True, "an unannotated class is 0 where a mutually exclusive class is 1")
+    validation_batches: int = _opt(8, "validation batches per epoch (0 = no validation)")
+    checkpoint_every: int = _opt(0, "also save 'latest' every this many steps (0 = per epoch only)")
+    resume: bool = _opt(True, "continue from output_dir/checkpoints/latest.pt when it exists")
+    progress: bool = _opt(True, "show a progress bar")
+    augment: AugmentConfig = _opt(AugmentConfig(), "augmentation")
+
+    def validate(self) -> None:
+        _check(len(self.classes) > 0, "`classes` must name at least one class")
+        _check(len(set(self.classes)) == len(self.classes), f"`classes` has duplicates: {list(self.classes)}")
+        _check(self.ndim in (2, 3), f"`ndim` must be 2 or 3; got {self.ndim}")
+        _check(min(self.patch_shape) >= 1, f"`patch_shape` must be positive; got {self.patch_shape}")
+        if self.ndim == 2:
+            _check(self.patch_shape[0] == 1,
+                   f"`patch_shape` of a 2D model must be (1, y, x); got {self.patch_shape}")
+        _check(min(self.voxel_size_nm) > 0, f"`voxel_size_nm` must be positive; got {self.voxel_size_nm}")
+        f = 2 ** self.depth if self.architecture == "unet" else 4
+        spatial = self.patch_shape[1:] if self.ndim == 2 else self.patch_shape
+        _check(all(s % f == 0 for s in spatial),
+               f"`patch_shape` {self.patch_shape} must be divisible by {f} for this network "
+               "(2**depth for a UNet, 4 for a ResNet); change patch_shape or depth")
+        for name in ("base_channels", "depth", "batch_size", "epochs", "iterations_per_epoch",
+                     "gradient_accumulation"):
+            _check(getattr(self, name) >= 1, f"`{name}` must be >= 1; got {getattr(self, name)}")
+        for name in ("num_workers", "threads", "validation_batches", "checkpoint_every"):
+            _check(getattr(self, name) >= 0, f"`{name}` must be >= 0; got {getattr(self, name)}")
+        _check(self.learning_rate > 0, f"`learning_rate` must be > 0; got {self.learning_rate}")
+
+
+@dataclasses.dataclass(frozen=True)
+class PredictConfig:
+    """`csc predict`: sliding-window inference into OME-NGFF probability volumes."""
+
+    checkpoint: Path = _opt(Path("runs/3d_unet/checkpoints/best.pt"), "trained model (.pt)")
+    data_root: Path = _opt(Path("data"), "folder holding <dataset>/<dataset>.zarr")
+    manifest: Optional[Path] = _opt(None, "test-crop manifest CSV (needed for crops = test)")
+    crops: tuple[str, ...] = _opt(("test",), "'test' (manifest crops), 'all' (local crops) or crop ids")
+    regions: tuple[str, ...] = _opt(
+        (), "extra boxes 'DATASET:z0,y0,x0:z1,y1,x1' in nm, written as crop 'region<i>'")
+    output: str = _opt("predictions/{dataset}.zarr/{crop}", "output group template")
+    classes: tuple[str, ...] = _opt((), "subset of the model's classes to write (empty = all)")
+    batch_size: int = _opt(4, "windows per forward pass")
+    device: Literal["auto", "cpu", "cuda"] = _opt("auto", "where to run the model")
+    threads: int = _opt(0, "torch CPU threads (0 = torch's default)")
+    overlap: float = _opt(0.25, "fraction of the window shared by neighbours (0 <= overlap < 1)")
+    blend: Literal["gaussian", "constant"] = _opt("gaussian", "weights of overlapping windows")
+    orthoplanes: bool = _opt(True, "2D models: average the z, y and x slicing directions")
+    dtype: Literal["uint8", "float16", "float32"] = _opt("uint8", "stored probability type")
+    overwrite: bool = _opt(False, "replace existing outputs (else finished crops are skipped)")
+    shard: Optional[str] = _opt(None, "'i/N' (1 <= i <= N): only the i-th of N slices of the crops")
+    progress: bool = _opt(True, "show a progress bar")
+
+    def validate(self) -> None:
+        _check(0.0 <= self.overlap < 1.0, f"`overlap` must be in [0, 1); got {self.overlap}")
+        _check(self.batch_size >= 1, f"`batch_size` must be >= 1; got {self.batch_size}")
+        _check("{crop}" in self.output, f"`output` must contain '{{crop}}'; got {self.output!r}")
+        _check_shard(self.shard)
+
+
+@dataclasses.dataclass(frozen=True)
+class ProcessConfig:
+    """`csc process`: probabilities -> masks (semantic) or labelled objects (instance)."""
+
+    input: str = _opt("predictions/{dataset}.zarr/{crop}", "prediction group template")
+    output: str = _opt("processed/{dataset}.zarr/{crop}", "output group template")
+    manifest: Optional[Path] = _opt(None, "test-crop manifest CSV (needed for crops = test)")
+    crops: tuple[str, ...] = _opt(("test",), "'test', 'all' (every group found) or crop ids")
+    classes: tuple[str, ...] = _opt((), "classes to process (empty = every class found)")
+    threshold: float = _opt(0.5, "foreground where probability > threshold")
+    thresholds: dict = _opt({}, "per-class thresholds, e.g. {mito = 0.6}")
+    instance_classes: tuple[str, ...] = _opt(OFFICIAL_INSTANCE_CLASSES, "classes labelled as objects")
+    connectivity: int = _opt(26, "6, 18 or 26 neighbours for connected components")
+    min_size: int = _opt(0, "remove objects with fewer voxels (instance classes)")
+    min_sizes: dict = _opt({}, "per-class minimum object sizes, e.g. {mito = 500}")
+    watershed: bool = _opt(False, "split touching objects with a distance watershed (scikit-image)")
+    watershed_min_distance: int = _opt(4, "voxels between watershed seeds")
+    hook: Optional[str] = _opt(None, "'file.py:function' or 'module:function' replacing the default")
+    block_shape: tuple[int, int, int] = _opt((256, 256, 256), "blockwise processing unit (voxels)")
+    overwrite: bool = _opt(False, "replace existing outputs (else finished classes are skipped)")
+    shard: Optional[str] = _opt(None, "'i/N' (1 <= i <= N): only the i-th of N slices of the crops")
+
+    def validate(self) -> None:
+        _check(self.connectivity in (6, 18, 26), f"`connectivity` must be 6, 18 or 26; got {self.connectivity}")
+        for name, value in {"threshold": self.threshold, **{f"thresholds.{k}": v for k, v in
+                                                            self.thresholds.items()}}.items():
+            _check(isinstance(value, (int, float)) and 0.0 <= value <= 1.0,
+                   f"`{name}` must be a probability in [0, 1]; got {value!r}")
+        for name, value in {"min_size": self.min_size, **{f"min_sizes.{k}": v for k, v in
+                                                          self.min_sizes.items()}}.items():
+            _check(isinstance(value, int) and value >= 0, f"`{name}` must be an integer >= 0; got {value!r}")
+        _check(min(self.block_shape) >= 1, f"`block_shape` must be positive; got {self.block_shape}")
+        _check("{crop}" in self.input and "{crop}" in self.output,
+               "`input` and `output` must contain '{crop}'")
+        _check_shard(self.shard)
+
+
+@dataclasses.dataclass(frozen=True)
+class PackConfig:
+    """`csc pack`: processed volumes -> the submission zarr-2 zip, on every test crop's grid."""
+
+    input: str = _opt("processed/{dataset}.zarr/{crop}", "processed group template")
+    manifest: Optional[Path] = _opt(None, "test-crop manifest CSV (required)")
+    output: Path = _opt(Path("submission.zip"), "the zip to write (a .zarr folder is built beside it)")
+    instance_classes: tuple[str, ...] = _opt(OFFICIAL_INSTANCE_CLASSES, "classes kept as object ids")
+    missing: Literal["error", "skip", "empty"] = _opt(
+        "error", "manifest pairs without a processed volume: stop ('error'), leave them out "
+        "('skip', scored as missing) or submit all-background arrays ('empty')")
+    overwrite: bool = _opt(False, "replace an existing submission")
+
+    def validate(self) -> None:
+        _check(self.manifest is not None, "`manifest` is required: the test-crop manifest CSV")
+        _check("{crop}" in self.input, f"`input` must contain '{{crop}}'; got {self.input!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class DemoConfig:
+    """`csc demo`: simulate, train briefly, predict, process, pack and evaluate, offline."""
+
+    workdir: Path = _opt(Path("demo"), "everything is written below this folder")
+    seed: int = _opt(0, "seed of the simulation and the training")
+    preset: Literal["tiny", "small", "medium"] = _opt("small", "size of the simulated data")
+    classes: tuple[str, ...] = _opt(("ecs", "cyto", "mito", "cell"), "classes to train and predict")
+    voxel_size_nm: tuple[float, float, float] = _opt((8.0, 8.0, 8.0), "training voxel size")
+    patch_shape: tuple[int, int, int] = _opt((32, 32, 32), "training patch (voxels)")
+    base_channels: int = _opt(8, "UNet width")
+    depth: int = _opt(2, "UNet depth")
+    iterations: int = _opt(300, "training steps")
+    batch_size: int = _opt(4, "patches per step")
+    learning_rate: float = _opt(3e-3, "RAdam learning rate")
+    threads: int = _opt(2, "torch CPU threads")
+    min_size: int = _opt(20, "smallest object kept by process (voxels)")
+    progress: bool = _opt(True, "show progress bars")
+
+    def validate(self) -> None:
+        _check(len(self.classes) > 0, "`classes` must name at least one class")
+        _check(self.iterations >= 1, f"`iterations` must be >= 1; got {self.iterations}")
+        f = 2 ** self.depth
+        _check(all(s % f == 0 for s in self.patch_shape),
+               f"`patch_shape` {self.patch_shape} must be divisible by 2**depth = {f}")
+
+
+#: Section names a pipeline TOML file may hold; anything else is reported as a typo.
+PIPELINE_SECTIONS = {"datasplit": DatasplitConfig, "train": TrainConfig, "predict": PredictConfig,
+                     "process": ProcessConfig, "pack": PackConfig}
+
+__all__ += ["DatasplitConfig", "AugmentConfig", "TrainConfig", "PredictConfig", "ProcessConfig",
+            "PackConfig", "DemoConfig", "PIPELINE_SECTIONS", "OFFICIAL_INSTANCE_CLASSES"]

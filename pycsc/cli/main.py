@@ -16,7 +16,9 @@ from typing import Sequence
 from ..errors import PycscError
 
 # Order is the order of `csc --help`.
-COMMAND_MODULES: tuple[str, ...] = ("fetch", "simulate", "evaluate")
+COMMAND_MODULES: tuple[str, ...] = (
+    "fetch", "datasplit", "train", "predict", "process", "pack", "evaluate", "simulate", "demo",
+)
 
 
 def _version_text() -> str:
