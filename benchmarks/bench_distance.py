@@ -30,27 +30,7 @@ from ortools.graph.python import min_cost_flow
 
 from pycsc.ops import distance_transform_edt, hausdorff_distances
 
-
-def blob_volume(n=256, sigma=2.0, frac=0.3, seed=0):
-    rng = np.random.default_rng(seed)
-    f = ndi.gaussian_filter(rng.standard_normal((n, n, n), dtype=np.float32), sigma)
-    return (f > np.quantile(f[::4, ::4, ::4], 1 - frac)).astype(np.uint8)
-
-
-def ellipsoid_labels(n=400, count=3000, rmin=3, rmax=10, seed=1, dtype=np.uint32):
-    rng = np.random.default_rng(seed)
-    lab = np.zeros((n, n, n), dtype)
-    for i in range(1, count + 1):
-        r = rng.uniform(rmin, rmax, 3)
-        c = rng.uniform(0, n, 3)
-        lo = np.maximum(np.floor(c - r).astype(int), 0)
-        hi = np.minimum(np.ceil(c + r).astype(int) + 1, n)
-        if np.any(hi <= lo):
-            continue
-        zz, yy, xx = np.ogrid[lo[0] : hi[0], lo[1] : hi[1], lo[2] : hi[2]]
-        m = ((zz - c[0]) / r[0]) ** 2 + ((yy - c[1]) / r[1]) ** 2 + ((xx - c[2]) / r[2]) ** 2 <= 1
-        lab[lo[0] : hi[0], lo[1] : hi[1], lo[2] : hi[2]][m] = i
-    return lab
+from _data import blob_volume, ellipsoid_labels  # benchmarks/ is the script's directory
 
 
 def realistic_prediction(gt, n_extra=300, seed=8):

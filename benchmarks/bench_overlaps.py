@@ -26,24 +26,9 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 from pycsc import _core  # noqa: E402
 from pycsc.ops import overlaps  # noqa: E402
 
+from _data import ellipsoid_labels  # noqa: E402  (benchmarks/ is the script's directory)
+
 OUT = pathlib.Path(__file__).resolve().parent / "out"
-
-
-def ellipsoid_labels(n: int, count: int, rmin: float, rmax: float, seed: int, dtype=np.uint32) -> np.ndarray:
-    """Axis-aligned ellipsoids with ids 1..count at random centres; later ones overwrite earlier."""
-    rng = np.random.default_rng(seed)
-    lab = np.zeros((n, n, n), dtype)
-    for i in range(1, count + 1):
-        r = rng.uniform(rmin, rmax, 3)
-        c = rng.uniform(0, n, 3)
-        lo = np.maximum(np.floor(c - r).astype(int), 0)
-        hi = np.minimum(np.ceil(c + r).astype(int) + 1, n)
-        if np.any(hi <= lo):
-            continue
-        zz, yy, xx = np.ogrid[lo[0] : hi[0], lo[1] : hi[1], lo[2] : hi[2]]
-        inside = ((zz - c[0]) / r[0]) ** 2 + ((yy - c[1]) / r[1]) ** 2 + ((xx - c[2]) / r[2]) ** 2 <= 1
-        lab[lo[0] : hi[0], lo[1] : hi[1], lo[2] : hi[2]][inside] = i
-    return lab
 
 
 def prediction_from(truth: np.ndarray, seed: int = 8) -> np.ndarray:
