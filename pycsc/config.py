@@ -261,9 +261,7 @@ __all__ += ["SimulateConfig", "FetchConfig"]
 # Paths are relative to the working directory. Voxel sizes and boxes are zyx nanometres.
 # --------------------------------------------------------------------------------------------
 
-#: Classes the official evaluator scores as instances (config.py `INSTANCE_CLASSES`).
-OFFICIAL_INSTANCE_CLASSES = ("nuc", "vim", "ves", "endo", "lyso", "ld", "perox", "mito", "np",
-                             "mt", "cell", "instance")
+from .io.classes import INSTANCE_CLASSES as OFFICIAL_INSTANCE_CLASSES  # noqa: E402
 
 
 def _opt(default: Any, help: str) -> Any:

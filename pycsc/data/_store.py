@@ -1,20 +1,21 @@
 """The pipeline's narrow view of storage: OME-NGFF levels, boxed reads, prediction groups.
 
-Every pipeline module reaches zarr and tensorstore only through these few functions, so
-that the training loader, predict, process and pack share one geometry convention:
+Every pipeline module reaches the arrays only through these few functions (built on
+:mod:`pycsc.io`), so that the training loader, predict, process and pack share one geometry
+convention:
 
 * positions are zyx nanometres; a level's ``translation`` is the centre of its voxel 0, so
   voxel ``i`` covers ``[t + (i - 1/2) v, t + (i + 1/2) v)`` and the level's lower *edge* is
   ``t - v/2``;
 * a box is given by its lower edge and its shape on a grid of voxel size ``v``.
 
-Arrays are read through tensorstore (fast, threaded, partial chunk reads); groups and
-attributes are written through zarr-python as Zarr v2 (the challenge's format).
+Read handles are tensorstore arrays, opened once per process and cached.
 """
 
 from __future__ import annotations
 
-import json
+import os
+import shutil
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import DataError
+from .. import io
 
 _ARRAYS: dict[str, Any] = {}
 _LOCK = threading.Lock()
@@ -44,48 +45,21 @@ class Level:
 
 
 def read_attrs(path: str | Path) -> dict:
-    """User attributes of a local zarr v2 or v3 node (empty when it has none)."""
-    path = Path(path)
-    for name, key in ((".zattrs", None), ("zarr.json", "attributes")):
-        f = path / name
-        if f.is_file():
-            data = json.loads(f.read_text())
-            return data.get(key, {}) if key else data
-    return {}
-
-
-def _array_shape(path: Path) -> tuple[int, ...]:
-    for name in (".zarray", "zarr.json"):
-        f = path / name
-        if f.is_file():
-            return tuple(int(s) for s in json.loads(f.read_text())["shape"])
-    raise DataError(f"{path} is not a zarr array (no .zarray or zarr.json)")
+    """User attributes of a zarr node (empty when it has none or is not a zarr node)."""
+    p = Path(path)
+    if not ((p / ".zattrs").is_file() or (p / "zarr.json").is_file()):
+        return {}
+    return io.read_attrs(p)
 
 
 def read_levels(group: str | Path) -> list[Level]:
     """The levels of the OME-NGFF multiscale group at `group`, in the order listed."""
-    g = Path(group)
-    attrs = read_attrs(g)
-    try:
-        ms = attrs["multiscales"][0]
-        datasets = ms["datasets"]
-    except (KeyError, IndexError, TypeError):
-        raise DataError(f"{g} is not an OME-NGFF multiscale group (no 'multiscales' attribute); "
-                        "point at the group that holds s0, s1, ...") from None
+    ms = io.read_multiscale(group)
     levels = []
-    for ds in datasets:
-        scale, translation = None, (0.0, 0.0, 0.0)
-        for tr in ds.get("coordinateTransformations", []):
-            if tr.get("type") == "scale":
-                scale = tuple(float(v) for v in tr["scale"][-3:])
-            elif tr.get("type") == "translation":
-                translation = tuple(float(v) for v in tr["translation"][-3:])
-        if scale is None:
-            raise DataError(f"{g}: level {ds.get('path')!r} has no scale transformation")
-        path = g / ds["path"]
-        levels.append(Level(str(path), scale, translation, _array_shape(path)[-3:]))
-    if not levels:
-        raise DataError(f"{g}: the multiscale group lists no levels")
+    for lv in ms.levels:
+        path = os.path.join(str(group), lv.path)
+        levels.append(Level(path, tuple(lv.voxel_size[-3:]), tuple(lv.translation[-3:]),
+                            tuple(int(n) for n in open_array(path).shape[-3:])))
     return levels
 
 
@@ -109,14 +83,7 @@ def open_array(path: str) -> Any:
     """A cached read-only tensorstore handle (one per process; handles are thread-safe)."""
     handle = _ARRAYS.get(path)
     if handle is None:
-        import tensorstore as ts
-
-        driver = "zarr" if (Path(path) / ".zarray").is_file() else "zarr3"
-        try:
-            handle = ts.open({"driver": driver, "kvstore": {"driver": "file", "path": path}},
-                             read=True, open=True).result()
-        except Exception as exc:  # tensorstore raises ValueError with a long status text
-            raise DataError(f"cannot open the zarr array {path}: {exc}") from None
+        handle = io.open_array(path)
         with _LOCK:
             _ARRAYS[path] = handle
     return handle
@@ -146,33 +113,19 @@ def level_box(level: Level) -> tuple[np.ndarray, np.ndarray]:
 
 # ---- writing ---------------------------------------------------------------------------------
 
-def _multiscale_attrs(name: str, voxel_size, translation) -> dict:
-    axes = [{"name": a, "type": "space", "unit": "nanometer"} for a in "zyx"]
-    return {"multiscales": [{
-        "version": "0.4", "name": name, "axes": axes,
-        "datasets": [{"path": "s0", "coordinateTransformations": [
-            {"type": "scale", "scale": [float(v) for v in voxel_size]},
-            {"type": "translation", "translation": [float(t) for t in translation]}]}],
-    }]}
-
-
 def create_volume(group: str | Path, shape, dtype, voxel_size, translation, chunks,
                   attrs: dict | None = None) -> Any:
     """Create (replacing) an OME-NGFF single-level group ``group`` with array ``s0``.
 
-    Returns the zarr array to fill. Zstd-compressed Zarr v2, chunk separator ``/``.
+    Returns the writable tensorstore of ``s0`` (Zarr v2, zstd, chunk separator ``/``).
     """
-    import zarr
-    from numcodecs import Blosc
-
-    g = zarr.open_group(str(group), mode="w", zarr_format=2)
-    g.attrs.update(_multiscale_attrs(Path(group).name, voxel_size, translation))
-    if attrs:
-        g.attrs.update(attrs)
-    chunks = tuple(int(min(c, s)) or 1 for c, s in zip(chunks, shape))
-    return g.create_array("s0", shape=tuple(int(s) for s in shape), dtype=dtype, chunks=chunks,
-                          fill_value=0, compressors=Blosc(cname="zstd", clevel=3, shuffle=Blosc.BITSHUFFLE),
-                          chunk_key_encoding={"name": "v2", "separator": "/"})
+    group = Path(group)
+    shutil.rmtree(group, ignore_errors=True)
+    _ARRAYS.pop(str(group / "s0"), None)
+    ms = io.Multiscale((io.ScaleLevel("s0", tuple(float(v) for v in voxel_size),
+                                      tuple(float(t) for t in translation)),), name=group.name)
+    io.ngff.write_multiscale_group(group, ms, extra_attrs=attrs)
+    return io.create_array(group / "s0", tuple(int(s) for s in shape), dtype, chunks)
 
 
 def ensure_parent_groups(group: str | Path) -> None:
@@ -191,11 +144,8 @@ def ensure_parent_groups(group: str | Path) -> None:
 
 def mark_complete(group: str | Path, info: dict) -> None:
     """Record in the group's attributes that it was written to the end (resume marker)."""
-    import zarr
-
-    g = zarr.open_group(str(group), mode="r+", zarr_format=2)
-    g.attrs["pycsc"] = {"complete": True, **info}
+    io.arrays.write_attrs(group, {"pycsc": {"complete": True, **info}})
 
 
 def is_complete(group: str | Path) -> bool:
-    return bool(read_attrs(Path(group)).get("pycsc", {}).get("complete", False))
+    return bool(read_attrs(group).get("pycsc", {}).get("complete", False))

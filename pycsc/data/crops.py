@@ -15,7 +15,7 @@ from typing import Sequence, TypeVar
 
 import numpy as np
 
-from ..errors import ConfigError, DataError
+from ..errors import ConfigError
 
 T = TypeVar("T")
 
@@ -45,31 +45,13 @@ def crop_name(crop_id: int | str) -> str:
     return text if text.startswith("crop") else f"crop{text}"
 
 
-def _vector(text: str, kind, where: str) -> tuple:
-    s = text.strip()
-    if not (s.startswith("[") and s.endswith("]")):
-        raise DataError(f"{where}: expected a vector like [8.0;8.0;8.0]; got {text!r}")
-    return tuple(kind(float(v)) for v in s[1:-1].split(";") if v.strip())
-
-
 def read_manifest_rows(path: str | Path) -> list[tuple[str, str, str, tuple, tuple, tuple]]:
-    """(crop, dataset, class, voxel_size, translation, shape) rows of a test-crop manifest CSV."""
-    p = Path(path)
-    if not p.is_file():
-        raise DataError(f"manifest {p} does not exist; pass the test-crop manifest CSV")
-    lines = [ln for ln in p.read_text().splitlines() if ln.strip()]
-    header = "crop_name,dataset,class_label,voxel_size,translation,shape"
-    if not lines or lines[0].replace(" ", "") != header:
-        raise DataError(f"manifest {p}: the header must be {header}; got {lines[:1]}")
-    rows = []
-    for n, line in enumerate(lines[1:], start=2):
-        cells = line.split(",")
-        if len(cells) != 6:
-            raise DataError(f"{p}:{n}: expected 6 comma-separated cells; got {len(cells)}")
-        where = f"{p}:{n}"
-        rows.append((crop_name(cells[0].strip()), cells[1], cells[2], _vector(cells[3], float, where),
-                     _vector(cells[4], float, where), _vector(cells[5], int, where)))
-    return rows
+    """(crop, dataset, class, voxel_size, translation, shape) rows of a test-crop manifest
+    (official CSV, or Parquet; read by :func:`pycsc.io.read_manifest`)."""
+    from ..io import read_manifest
+
+    return [(crop_name(r.crop_id), r.dataset, r.class_label, tuple(r.voxel_size), tuple(r.translation),
+             tuple(int(n) for n in r.shape)) for r in read_manifest(path)]
 
 
 def test_targets(manifest: str | Path) -> list[Target]:

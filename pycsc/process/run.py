@@ -135,8 +135,9 @@ def process_class(cfg: ProcessConfig, in_group: Path, out_group: Path, cls: str)
         try:
             n, table = label_blockwise(lambda sl: read_probs(sl) > threshold, shape, cfg.block_shape,
                                        cfg.connectivity, min_size, provisional)
-            out = create(_id_dtype(n))
-            relabel_blocks(provisional, table.astype(out.dtype), shape, cfg.block_shape,
+            dtype = np.dtype(_id_dtype(n))
+            out = create(dtype)
+            relabel_blocks(provisional, table.astype(dtype), shape, cfg.block_shape,
                            lambda sl, labels: out.__setitem__(sl, labels))
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
