@@ -1,8 +1,8 @@
 """Training-patch loading speed: patches per second for 128^3 patches.
 
-Builds (seeded) a CellMap-layout dataset in a temporary folder: EM of `--size`^3 uint8 at
-8 nm with an s1 level, and one crop with `--classes` label groups (uint32 ids, 8 nm, s0 and
-s1). Then times, on the same data:
+Builds (seeded) a CellMap-layout dataset in a temporary folder: EM of `--size`^3 uint8 noise
+at 8 nm with an s1 level, and one crop with `--classes` label groups (uint32 ellipsoid ids from
+``_data.ellipsoid_labels``, 8 nm, s0 and s1). Then times, on the same data:
 
 * ``zarr-python read``   the reference: the EM box and every label box read with
                          zarr-python (what a naive loader does), no resampling;
@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _data import ellipsoid_labels
 
 
 def _write(group: Path, levels, vs0):
@@ -51,8 +52,8 @@ def build(root: Path, size: int, n_classes: int, seed: int = 0):
     _write(base / "em" / "fibsem-uint8", [em, em[::2, ::2, ::2]], [8.0] * 3)
     classes = [f"c{i}" for i in range(n_classes)]
     crop = base / "labels" / "groundtruth" / "crop1"
-    for c in classes:
-        lab = (rng.random((size,) * 3) < 0.1).astype(np.uint32) * rng.integers(1, 1000, (size,) * 3, dtype=np.uint32)
+    for k, c in enumerate(classes):
+        lab = ellipsoid_labels(size, count=size * 4, rmin=3, rmax=12, seed=seed + k)
         _write(crop / c, [lab, lab[::2, ::2, ::2]], [8.0] * 3)
     return [SplitRow("train", str(base / "em" / "fibsem-uint8"), str(crop), tuple(classes))], classes
 

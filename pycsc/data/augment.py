@@ -90,9 +90,9 @@ def rotate(volume: np.ndarray, d: Draw, patch_shape, nearest: bool) -> np.ndarra
     # affine_grid maps normalised output (x, y) to normalised input (x, y).
     theta = torch.tensor([[c * xo / xi, -s * yo / xi, 0.0],
                           [s * xo / yi, c * yo / yi, 0.0]], dtype=torch.float32)
-    planes = torch.from_numpy(np.ascontiguousarray(volume, dtype=np.float32)).reshape(-1, 1, yi, xi)
-    grid = torch.nn.functional.affine_grid(theta.expand(planes.shape[0], 2, 3),
-                                           [planes.shape[0], 1, yo, xo], align_corners=False)
+    # every z-plane (and channel) shares one sampling grid: planes are channels of one image
+    planes = torch.from_numpy(np.ascontiguousarray(volume, dtype=np.float32)).reshape(1, -1, yi, xi)
+    grid = F.affine_grid(theta[None], [1, 1, yo, xo], align_corners=False)
     out = F.grid_sample(planes, grid, mode="nearest" if nearest else "bilinear",
                         padding_mode="border", align_corners=False)
     return out.reshape(*lead, z, yo, xo).numpy()
