@@ -78,7 +78,7 @@ def score_table(scores: dict, baseline: dict, classes) -> str:
 def run_demo(cfg: DemoConfig) -> dict:
     """Run every step; returns the scores, the all-background scores and step timings."""
     from .data.datasplit import make_datasplit
-    from .eval import score_submission
+    from .eval import EvaluateConfig, score_submission
     from .pack import pack
     from .predict import predict
     from .process import process
@@ -122,8 +122,10 @@ def run_demo(cfg: DemoConfig) -> dict:
         pack(PackConfig(input=str(work / "processed/{dataset}.zarr/{crop}"), manifest=manifest,
                         output=work / "submission.zip", overwrite=True, missing="empty"))
     with _step("evaluate", timings):
-        scores = score_submission(work / "submission.zip", truth, manifest)
-        baseline = score_submission(background_submission(manifest, work / "background.zip"), truth, manifest)
+        ecfg = EvaluateConfig(progress=cfg.progress)
+        scores = score_submission(work / "submission.zip", truth, manifest, config=ecfg)
+        baseline = score_submission(background_submission(manifest, work / "background.zip"), truth, manifest,
+                                    config=ecfg)
     total = time.perf_counter() - t0
     crops = sorted({r[0] for r in read_manifest_rows(manifest)}, key=crop_sort_key)
     n_labels = len(scores.get("label_scores", {}))
