@@ -192,6 +192,10 @@ def write_resolved(cfg: Any, dest: str | os.PathLike) -> Path:
         with os.fdopen(fd, "w") as fh:
             fh.write(f"# resolved {type(cfg).__name__}, written by pycsc\n")
             fh.write(to_toml(cfg))
+        # mkstemp creates 0600; a config next to shared outputs should be readable like them.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, dest)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
