@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
-import tempfile
 import types
 from pathlib import Path
 from typing import Any, Literal, Mapping, Optional, TypeVar, Union, get_args, get_origin, get_type_hints
@@ -185,22 +184,10 @@ def to_toml(cfg: Any) -> str:
 
 def write_resolved(cfg: Any, dest: str | os.PathLike) -> Path:
     """Atomically write the resolved config to `dest` (a file path) and return it."""
-    dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", dir=dest.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(f"# resolved {type(cfg).__name__}, written by pycsc\n")
-            fh.write(to_toml(cfg))
-        # mkstemp creates 0600; a config next to shared outputs should be readable like them.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return dest
+    from ._atomic import atomic_write_bytes
+
+    text = f"# resolved {type(cfg).__name__}, written by pycsc\n" + to_toml(cfg)
+    return atomic_write_bytes(dest, text.encode())
 
 
 __all__ = ["load_toml", "from_mapping", "resolve", "to_toml", "write_resolved"]

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 from ..config import write_resolved
 from .aggregate import sanitize
 from .config import EvaluateConfig
+from .._atomic import atomic_write_bytes
 
 STAGES = ("load", "resample", "components", "matching", "remap", "hausdorff", "counts", "total")
 
@@ -35,18 +35,6 @@ def output_paths(output: str | os.PathLike) -> dict[str, Path]:
         "table": out.with_name(f"{stem}.parquet"),
         "config": out.with_name(f"{stem}.config.toml"),
     }
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_json(path: Path, data: dict) -> None:

@@ -15,12 +15,12 @@ from __future__ import annotations
 import csv
 import io
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
 from ..errors import DataError
+from .._atomic import atomic_write_bytes
 
 COLUMNS = ("crop_name", "dataset", "class_label", "voxel_size", "translation", "shape")
 
@@ -66,18 +66,6 @@ def _row_cells(r: CropRow) -> list[str]:
             format_vector([int(v) for v in r.shape])]
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_manifest_csv(rows: Iterable[CropRow], path: str | os.PathLike) -> Path:
     """Write rows in the official manifest CSV format (atomically, ``\\n`` line ends)."""
     buf = io.StringIO()
@@ -85,7 +73,7 @@ def write_manifest_csv(rows: Iterable[CropRow], path: str | os.PathLike) -> Path
     writer.writerow(COLUMNS)
     for r in rows:
         writer.writerow(_row_cells(r))
-    _atomic_write(Path(path), buf.getvalue().encode())
+    atomic_write_bytes(Path(path), buf.getvalue().encode())
     return Path(path)
 
 
@@ -135,7 +123,7 @@ def write_manifest_parquet(rows: Iterable[CropRow], path: str | os.PathLike) -> 
 
     sink = io.BytesIO()
     pq.write_table(_table(list(rows)), sink)
-    _atomic_write(Path(path), sink.getvalue())
+    atomic_write_bytes(Path(path), sink.getvalue())
     return Path(path)
 
 
