@@ -37,13 +37,15 @@ def ellipsoid_labels(
     rmax: float = 10,
     seed: int = 1,
     dtype: np.dtype | type = np.uint32,
+    rng: np.random.Generator | None = None,
 ) -> np.ndarray:
     """An n^3 volume of ``count`` axis-aligned ellipsoids with ids 1..count.
 
     Radii are uniform in [rmin, rmax) per axis, centres uniform in the volume; later ellipsoids
-    overwrite earlier ones, so some ids vanish or are split.
+    overwrite earlier ones, so some ids vanish or are split. A given ``rng`` (instead of
+    ``seed``) lets a caller draw further random data from the same stream afterwards.
     """
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(seed) if rng is None else rng
     lab = np.zeros((n, n, n), dtype)
     for i in range(1, count + 1):
         r = rng.uniform(rmin, rmax, 3)

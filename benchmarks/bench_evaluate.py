@@ -30,6 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
+from _data import ellipsoid_labels  # benchmarks/ is the script's directory
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(REPO))
@@ -38,19 +40,7 @@ STAGES = ("load", "resample", "components", "matching", "remap", "hausdorff", "c
 
 
 def ellipsoids(n, count, rmin, rmax, rng, dtype=np.uint32):
-    """Non-overlapping-ish random ellipsoids with ids 1..count (later ids overwrite earlier)."""
-    lab = np.zeros((n, n, n), dtype)
-    for i in range(1, count + 1):
-        r = rng.uniform(rmin, rmax, 3)
-        c = rng.uniform(0, n, 3)
-        lo = np.maximum(np.floor(c - r).astype(int), 0)
-        hi = np.minimum(np.ceil(c + r).astype(int) + 1, n)
-        if np.any(hi <= lo):
-            continue
-        zz, yy, xx = np.ogrid[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]]
-        m = ((zz - c[0]) / r[0]) ** 2 + ((yy - c[1]) / r[1]) ** 2 + ((xx - c[2]) / r[2]) ** 2 <= 1
-        lab[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]][m] = i
-    return lab
+    return ellipsoid_labels(n, count, rmin, rmax, dtype=dtype, rng=rng)
 
 
 def instance_prediction(gt, rng):
