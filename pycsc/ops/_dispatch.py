@@ -1,16 +1,21 @@
 """Shared validation and CPU/GPU dispatch for the public kernels in :mod:`pycsc.ops`.
 
-Rule: data decides where work runs. NumPy in gives NumPy out (CPU); CuPy in gives CuPy out
-(GPU). ``device="cpu"`` refuses CuPy input, ``device="gpu"`` requires a usable GPU.
+Rules: the output lives where the input lives (NumPy in, NumPy out; CuPy in, CuPy out).
+``device="cpu"`` refuses CuPy input; ``device="gpu"`` requires a usable GPU and copies NumPy
+input there and the result back; ``device="auto"`` runs CuPy input on the GPU, and NumPy
+input on the GPU only when one is usable and the array is large enough
+(:data:`AUTO_GPU_MIN_ELEMENTS`) to repay the two copies, else on the CPU.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
 
 from .. import _gpu
+from ..gpu import _runtime
 from ..errors import BackendUnavailableError, InputError, InputTypeError
 
 DEVICES = ("auto", "cpu", "gpu")
@@ -18,6 +23,11 @@ DEVICES = ("auto", "cpu", "gpu")
 INTEGER_DTYPES = tuple(
     np.dtype(t) for t in ("uint8", "uint16", "uint32", "uint64", "int8", "int16", "int32", "int64")
 )
+
+
+# Below this many elements the host-device copies and kernel launches cost more than the
+# CPU kernels themselves (a 160^3 volume is about 4 M voxels).
+AUTO_GPU_MIN_ELEMENTS = 1 << 22
 
 
 def choose_device(device: str, *arrays: Any) -> str:
@@ -30,9 +40,41 @@ def choose_device(device: str, *arrays: Any) -> str:
             raise InputError("`device`='cpu' was given CuPy arrays; pass NumPy arrays (x.get())")
         return "cpu"
     if device == "gpu" or on_gpu:
-        _gpu.require_gpu()
+        if not _runtime.has_override():
+            _gpu.require_gpu()
+        return "gpu"
+    big = max((int(getattr(a, "size", 0)) for a in arrays), default=0) >= AUTO_GPU_MIN_ELEMENTS
+    if big and not _runtime.has_override() and _gpu.gpu_status()[0]:
         return "gpu"
     return "cpu"
+
+
+def run_on_gpu(fn: Any, *arrays: Any, **kwargs: Any) -> Any:
+    """Call GPU implementation `fn` on `arrays` moved to the device; host input gets host output.
+
+    `fn` takes arrays of the backend's module (CuPy) and returns arrays, scalars, or tuples
+    and dataclasses of them. ``None`` entries of `arrays` pass through.
+    """
+    xp = _runtime.backend().xp
+    host_in = not any(_gpu.is_gpu_array(a) for a in arrays)
+    out = fn(*(None if a is None else xp.asarray(a) for a in arrays), **kwargs)
+    return to_host(out) if host_in else out
+
+
+def to_host(obj: Any) -> Any:
+    """`obj` with every CuPy array in it (tuples, lists, dicts, dataclasses) copied to NumPy."""
+    if _gpu.is_gpu_array(obj):
+        return obj.get()
+    if isinstance(obj, tuple) and not hasattr(obj, "_fields"):
+        return tuple(to_host(x) for x in obj)
+    if isinstance(obj, list):
+        return [to_host(x) for x in obj]
+    if isinstance(obj, dict):
+        return {k: to_host(v) for k, v in obj.items()}
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return dataclasses.replace(obj, **{f.name: to_host(getattr(obj, f.name))
+                                           for f in dataclasses.fields(obj) if f.init})
+    return obj
 
 
 def gpu_path_missing(kernel: str) -> BackendUnavailableError:

@@ -1,0 +1,177 @@
+"""A host emulator for pycsc's CUDA kernels: the GPU driver code runs unchanged on NumPy.
+
+``EmulatedBackend`` satisfies :class:`pycsc.gpu._runtime.Backend`: ``xp`` is NumPy, and
+``kernel(source, name, defines)`` compiles the very CUDA source NVRTC would get (includes
+inlined by ``load_source``) with the host C++ compiler and ``emu.hpp``, plus one generated
+launcher per ``extern "C" __global__`` entry point. A launch runs every thread of every
+block one after another, blocks in a seeded shuffled order. Each call checks that the
+arguments match the kernel's parameters in kind and width, the mistake CuPy would pass
+through silently.
+
+What this checks: the driver logic, the kernels' arithmetic and their independence of block
+order. What it cannot: races between threads that truly run at once, CuPy-only API
+differences, and speed. Those need the ``gpu``-marked tests on a real device.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from pycsc.gpu._runtime import define_options, load_source
+
+HERE = Path(__file__).resolve().parent
+_ENTRY = re.compile(r'extern\s+"C"\s+__global__\s+void\s+(\w+)\s*\(([^)]*)\)', re.S)
+_CACHE = Path(tempfile.gettempdir()) / f"pycsc-emu-{os.getuid()}"
+_lock = threading.Lock()
+
+
+def compiler() -> str | None:
+    return shutil.which(os.environ.get("CXX", "g++")) or shutil.which("c++")
+
+
+def entry_points(source_text: str, defines: dict[str, str] | None) -> list[tuple[str, list[tuple[str, str]]]]:
+    """(name, [(type, param name)]) of each kernel, read from the preprocessed source."""
+    cc = compiler()
+    pre = subprocess.run(
+        [cc, "-x", "c++", "-std=c++17", "-E", "-P", *define_options(defines), "-"],
+        input="#define __global__ __global__\n" + source_text, capture_output=True, text=True, check=True,
+    ).stdout
+    kernels = []
+    for name, params in _ENTRY.findall(pre):
+        parsed = []
+        for p in (x.strip() for x in params.split(",") if x.strip()):
+            m = re.match(r"(.*?)(\w+)\s*$", p, re.S)
+            parsed.append((m.group(1).strip(), m.group(2)))
+        kernels.append((name, parsed))
+    if not kernels:
+        raise AssertionError('no extern "C" __global__ kernels found')
+    return kernels
+
+
+def _translation_unit(source_text: str, kernels) -> str:
+    out = ['#include "emu.hpp"', source_text, ""]
+    for name, params in kernels:
+        decl = "".join(f", {t} {n}" for t, n in params)
+        names = ", ".join(n for _, n in params)
+        kinds = "".join(f"out[{i}] = " + ("'p' * 256 + 8" if "*" in t else f"pycsc_emu::kind<{t}>()") + "; "
+                        for i, (t, _) in enumerate(params))
+        out.append(
+            f'extern "C" void emu_launch_{name}(unsigned gx, unsigned gy, unsigned gz, unsigned bx, '
+            f"unsigned by, unsigned bz, int mode, unsigned long long seed{decl}) "
+            f"{{ pycsc_emu::launch(gx, gy, gz, bx, by, bz, mode, seed, [&] {{ {name}({names}); }}); }}"
+        )
+        out.append(f'extern "C" void emu_kinds_{name}(int* out) {{ {kinds}(void)out; }}')
+    return "\n".join(out)
+
+
+class EmulatedKernel:
+    _SCALARS = {("u", 1): ctypes.c_uint8, ("u", 2): ctypes.c_uint16, ("u", 4): ctypes.c_uint32,
+                ("u", 8): ctypes.c_uint64, ("i", 1): ctypes.c_int8, ("i", 2): ctypes.c_int16,
+                ("i", 4): ctypes.c_int32, ("i", 8): ctypes.c_int64, ("f", 4): ctypes.c_float,
+                ("f", 8): ctypes.c_double, ("b", 1): ctypes.c_uint8}
+
+    def __init__(self, lib: ctypes.CDLL, name: str, nparams: int, backend: "EmulatedBackend"):
+        self.name = name
+        self._fn = getattr(lib, f"emu_launch_{name}")
+        self._fn.restype = None
+        kinds = (ctypes.c_int * max(1, nparams))()
+        getattr(lib, f"emu_kinds_{name}")(kinds)
+        self.kinds = [(chr(k // 256), k % 256) for k in kinds[:nparams]]
+        self._backend = backend
+
+    def __call__(self, grid, block, args, shared_mem: int = 0) -> None:
+        grid = tuple(grid) + (1,) * (3 - len(grid))
+        block = tuple(block) + (1,) * (3 - len(block))
+        if len(args) != len(self.kinds):
+            raise TypeError(f"{self.name}: {len(args)} arguments for {len(self.kinds)} parameters")
+        if any(int(g) < 1 for g in grid) or any(int(b) < 1 for b in block) or np.prod(block) > 1024:
+            raise ValueError(f"{self.name}: bad launch grid={grid} block={block}")
+        if shared_mem:
+            raise ValueError(f"{self.name}: dynamic shared memory is not supported by the emulator")
+        cargs = []
+        for i, (a, (kind, width)) in enumerate(zip(args, self.kinds)):
+            if kind == "p":
+                if not isinstance(a, np.ndarray):
+                    raise TypeError(f"{self.name} argument {i}: expected an array, got {type(a).__name__}")
+                cargs.append(ctypes.c_void_p(a.ctypes.data))
+                continue
+            if not isinstance(a, np.generic):
+                raise TypeError(f"{self.name} argument {i}: pass a NumPy scalar of the kernel's type "
+                                f"({kind}{8 * width}), not {type(a).__name__} (CuPy would guess its width)")
+            got = ("i" if a.dtype.kind == "i" else "u" if a.dtype.kind in "ub" else "f", a.dtype.itemsize)
+            if got != (kind, width):
+                raise TypeError(f"{self.name} argument {i}: kernel takes {kind}{8 * width}, "
+                                f"got {a.dtype} ({got[0]}{8 * got[1]})")
+            cargs.append(self._SCALARS[got](a.item()))
+        mode, seed = self._backend.next_order()
+        self._fn(*[ctypes.c_uint(int(g)) for g in grid], *[ctypes.c_uint(int(b)) for b in block],
+                 ctypes.c_int(mode), ctypes.c_ulonglong(seed), *cargs)
+        self._backend.launches.append((self.name, grid, block))
+
+
+class EmulatedBackend:
+    """NumPy arrays; kernels compiled for the host and run thread by thread."""
+
+    xp = np
+
+    def __init__(self, order: str = "shuffle", seed: int = 0):
+        self.order = {"forward": 0, "reverse": 1, "shuffle": 2}[order]
+        self.seed = seed
+        self.launches: list[tuple] = []
+        self._libs: dict = {}
+
+    def next_order(self) -> tuple[int, int]:
+        self.seed += 1
+        return self.order, self.seed
+
+    def kernel(self, source: str, name: str, defines: dict[str, str] | None = None) -> EmulatedKernel:
+        key = (source, define_options(defines))
+        if key not in self._libs:
+            self._libs[key] = build(source, defines)
+        lib, kernels = self._libs[key]
+        params = dict(kernels)
+        if name not in params:
+            raise AttributeError(f"{source}: no kernel {name!r} (has {sorted(params)})")
+        return EmulatedKernel(lib, name, len(params[name]), self)
+
+    def synchronize(self) -> None:
+        pass
+
+
+_built: dict = {}
+
+
+def build(source: str, defines: dict[str, str] | None):
+    """Compile `source` with `defines` for the host (cached on disk by content)."""
+    text = load_source(source)
+    opts = define_options(defines)
+    key = hashlib.sha256("\0".join([text, *opts, (HERE / "emu.hpp").read_text(), Path(__file__).read_text()]).encode()).hexdigest()[:20]
+    with _lock:
+        if key in _built:
+            return _built[key]
+        kernels = entry_points(text, defines)
+        _CACHE.mkdir(parents=True, exist_ok=True)
+        so = _CACHE / f"{Path(source).stem}-{key}.so"
+        if not so.exists():
+            cpp = _CACHE / f"{Path(source).stem}-{key}.cpp"
+            cpp.write_text(_translation_unit(text, kernels))
+            tmp = so.with_suffix(f".{os.getpid()}.tmp")
+            cmd = [compiler(), "-std=c++17", "-O1", "-fPIC", "-shared", "-ffp-contract=off",
+                   "-Wall", "-Wno-unused-function", "-Wno-unused-variable", "-Wno-unused-but-set-variable",
+                   f"-I{HERE}", *opts, str(cpp), "-o", str(tmp)]
+            res = subprocess.run(cmd, capture_output=True, text=True)
+            if res.returncode:
+                raise AssertionError(f"emulator build of {source} {opts} failed:\n{res.stderr[-6000:]}")
+            os.replace(tmp, so)
+        _built[key] = (ctypes.CDLL(str(so)), kernels)
+        return _built[key]
