@@ -86,9 +86,16 @@ def gpu_path_missing(kernel: str) -> BackendUnavailableError:
 
 
 def as_label_array(a: Any, name: str, *, ndims: tuple[int, ...] = (2, 3), allow_bool: bool = True) -> np.ndarray:
-    """Validate an integer (or bool) label array and return it C-contiguous."""
+    """Validate an integer (or bool) NumPy label array and return it C-contiguous."""
     if not isinstance(a, np.ndarray):
         raise InputTypeError(f"`{name}` must be a numpy.ndarray; got {type(a).__name__}")
+    return np.ascontiguousarray(check_label_array(a, name, ndims=ndims, allow_bool=allow_bool))
+
+
+def check_label_array(a: Any, name: str, *, ndims: tuple[int, ...] = (2, 3), allow_bool: bool = True) -> Any:
+    """Validate dtype and dimension of a NumPy or CuPy label array; returns it unchanged."""
+    if not (isinstance(a, np.ndarray) or _gpu.is_gpu_array(a)):
+        raise InputTypeError(f"`{name}` must be a numpy.ndarray or cupy.ndarray; got {type(a).__name__}")
     if a.dtype == np.bool_:
         if not allow_bool:
             raise InputTypeError(f"`{name}` must have an integer dtype; got bool")
@@ -98,7 +105,7 @@ def as_label_array(a: Any, name: str, *, ndims: tuple[int, ...] = (2, 3), allow_
         )
     if a.ndim not in ndims:
         raise InputError(f"`{name}` must be {' or '.join(f'{d}D' for d in ndims)}; got {a.ndim}D")
-    return np.ascontiguousarray(a)
+    return a
 
 
 def as_spacing(values: Any, ndim: int, name: str) -> tuple[float, ...]:
