@@ -185,19 +185,20 @@ def _check_finite(image: np.ndarray, where: Path, allowed: bool, info: AlignInfo
     info.warnings.append(f"{where.name}: NaN/inf values; NaN counts as background, +inf as foreground (official > 0)")
 
 
-def rescale_instance(image: np.ndarray, scale) -> np.ndarray:
+def rescale_instance(image: np.ndarray, scale, device: str = "cpu") -> np.ndarray:
     """Official instance resampling: nearest neighbour, cast back to the input dtype."""
-    return ops.rescale(image, tuple(float(s) for s in scale), 0).astype(image.dtype, copy=False)
+    return ops.rescale(image, tuple(float(s) for s in scale), 0, device=device).astype(image.dtype, copy=False)
 
 
-def rescale_semantic(image: np.ndarray, scale) -> np.ndarray:
+def rescale_semantic(image: np.ndarray, scale, device: str = "cpu") -> np.ndarray:
     """Official semantic resampling before thresholding: bool -> float32, linear (float out)."""
     if image.dtype == np.bool_:
         image = image.astype(np.float32)
-    return ops.rescale(image, tuple(float(s) for s in scale), 1)
+    return ops.rescale(image, tuple(float(s) for s in scale), 1, device=device)
 
 
-def rescale_blocks(arr: ZArray, scale: np.ndarray, is_instance: bool, threads: int | None = None) -> np.ndarray:
+def rescale_blocks(arr: ZArray, scale: np.ndarray, is_instance: bool, threads: int | None = None,
+                   device: str = "cpu") -> np.ndarray:
     """The official block path (§5.4), with its seams and never-written zero planes (B8)."""
     out_shape = tuple(max(1, int(np.round(s * f))) for s, f in zip(arr.shape, scale))
     out = np.zeros(out_shape, dtype=arr.dtype.newbyteorder("=") if is_instance else np.float32)
@@ -210,7 +211,8 @@ def rescale_blocks(arr: ZArray, scale: np.ndarray, is_instance: bool, threads: i
                 if block.dtype.kind == "f" and not np.isfinite(block).all():
                     raise InputError(f"{arr.path} contains NaN or infinite values; they cannot be resampled. "
                                      "Replace them (numpy.nan_to_num) before packing")
-                res = rescale_instance(block, scale) if is_instance else rescale_semantic(block, scale)
+                res = (rescale_instance(block, scale, device) if is_instance
+                       else rescale_semantic(block, scale, device))
                 del block
                 o = [int(s * f) for s, f in zip(starts, scale)]
                 n = [min(oi + r, m) - oi for oi, r, m in zip(o, res.shape, out_shape)]
@@ -271,8 +273,10 @@ def place(image: np.ndarray, rel: tuple[int, ...], shape: tuple[int, ...]) -> np
 
 
 def align_prediction(source: Source, target: CropGeometry, is_instance: bool, *,
-                     max_ratio: float = MAX_VOLUME_SIZE_RATIO, threads: int | None = None) -> tuple[np.ndarray, AlignInfo]:
-    """Return the prediction on the target grid (`target.shape`) and how it got there."""
+                     max_ratio: float = MAX_VOLUME_SIZE_RATIO, threads: int | None = None,
+                     device: str = "cpu") -> tuple[np.ndarray, AlignInfo]:
+    """Return the prediction on the target grid (`target.shape`), as a NumPy array, and how it
+    got there; resampling runs on `device` ("cpu" or "gpu")."""
     arr = source.array
     info = AlignInfo(source_shape=arr.shape, source_dtype=str(arr.dtype))
     if arr.ndim != len(target.shape):
@@ -297,7 +301,7 @@ def align_prediction(source: Source, target: CropGeometry, is_instance: bool, *,
             if np.all(ratios >= 1) and not np.allclose(ratios, 1):
                 blocks_scale = 1.0 / ratios
     if blocks_scale is not None:
-        image = rescale_blocks(arr, blocks_scale, is_instance, threads)
+        image = rescale_blocks(arr, blocks_scale, is_instance, threads, device)
         info.path, info.scale = "blocks", tuple(float(s) for s in blocks_scale)
         info.seconds_resample = time.perf_counter() - t0
         info.warnings.append(
@@ -315,9 +319,9 @@ def align_prediction(source: Source, target: CropGeometry, is_instance: bool, *,
             if is_instance:
                 if image.dtype.kind == "f" and np.any(scale < 1):
                     info.warnings.append(f"{arr.path.name}: float instance ids are smoothed when downsampled (official quirk)")
-                image = rescale_instance(image, scale)
+                image = rescale_instance(image, scale, device)
             else:
-                image = rescale_semantic(image, scale) > 0.5
+                image = rescale_semantic(image, scale, device) > 0.5
         elif in_vs is None and image.shape != tuple(target.shape):
             info.path = "pad_crop"
             image = pad_crop_center(image, tuple(target.shape))

@@ -19,6 +19,7 @@ from ..errors import InputError
 from .aggregate import build_scores, class_warnings
 from .config import EvaluateConfig
 from .manifest import load_manifest
+from ..ops._dispatch import resolve_device
 from .runner import RunInfo, plan_tasks, run_tasks, shard_tasks, truth_crops
 from .submission import ZipLimits, discover, remove_work_dir
 from .tasks import TaskResult
@@ -59,7 +60,7 @@ class Evaluation:
             "timings_s": self.timings,
             "run": {"workers": self.run.workers, "threads_per_worker": self.run.threads_per_worker,
                     "memory_budget_bytes": self.run.memory_budget_bytes,
-                    "peak_task_bytes": self.run.peak_task_bytes},
+                    "peak_task_bytes": self.run.peak_task_bytes, "device": self.run.device},
             **self.meta,
         }
 
@@ -100,11 +101,8 @@ def evaluate(submission: str | os.PathLike, truth: str | os.PathLike, manifest: 
     zip, no submitted crop matching a truth crop); a bad label only gets status "error".
     """
     cfg = config or EvaluateConfig()
-    if cfg.device == "gpu":
-        from ..ops._dispatch import choose_device, gpu_path_missing
-
-        choose_device("gpu")
-        raise gpu_path_missing("pycsc evaluate")
+    if cfg.device == "gpu":  # fail before any work when no GPU is usable
+        resolve_device("gpu")
     if shard is not None and not (isinstance(shard, tuple) and 1 <= shard[0] <= shard[1]):
         raise InputError(f"`shard` must be (i, N) with 1 <= i <= N; got {shard!r}")
     t_all = time.perf_counter()

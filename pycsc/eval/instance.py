@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import ops
+from ..ops._dispatch import array_module, to_host
 from ..errors import MatchingFailedError, TooManyInstancesError, TooManyOverlapEdgesError
 
 
@@ -45,52 +46,57 @@ def as_component_input(pred: np.ndarray) -> np.ndarray:
     """Integer labels with the same equal-value structure as `pred` (float ids become codes).
 
     Connected components join voxels of equal value; float ids (possibly smoothed by
-    resampling, B7) are mapped to integer codes with 0.0 kept as background.
+    resampling, B7) are mapped to integer codes with 0.0 kept as background. NumPy or CuPy.
     """
     if pred.dtype.kind != "f":
         return pred
+    xp = array_module(pred)
     if pred.size == 0:
         return pred.astype(np.uint8)
     lo, hi = float(pred.min()), float(pred.max())
-    if -(2.0 ** 53) <= lo and hi <= 2.0 ** 53 and np.array_equal(pred, np.trunc(pred)):
+    if -(2.0 ** 53) <= lo and hi <= 2.0 ** 53 and bool(xp.array_equal(pred, xp.trunc(pred))):
         return pred.astype(np.int64)
-    values, codes = np.unique(pred, return_inverse=True)
-    codes = codes.reshape(pred.shape).astype(np.uint64) + 1
+    values, codes = xp.unique(pred, return_inverse=True)
+    codes = codes.reshape(pred.shape).astype(np.uint64) + np.uint64(1)
     codes[pred == 0] = 0
     return codes
 
 
-def relabel(pred: np.ndarray, memory_order: str = "C") -> tuple[np.ndarray, int]:
+def relabel(pred: np.ndarray, memory_order: str = "C", device: str = "cpu") -> tuple[np.ndarray, int]:
     """26-connected components numbered like cc3d: in raster order of the array's memory
     layout (``memory_order="F"``: as cc3d numbers a Fortran-ordered array)."""
     labels = as_component_input(pred)
     if memory_order == "F":
-        components, n = ops.connected_components(np.ascontiguousarray(labels.T))
+        xp = array_module(labels)
+        components, n = ops.connected_components(xp.ascontiguousarray(labels.T), device=device)
         return components.T, int(n)
-    components, n = ops.connected_components(labels)
+    components, n = ops.connected_components(labels, device=device)
     return components, int(n)
 
 
-def count_truth_objects(truth: np.ndarray) -> int:
+def count_truth_objects(truth: np.ndarray, device: str = "cpu") -> int:
     """Number of distinct non-zero truth ids."""
-    ids = ops.unique(truth)
+    ids = to_host(ops.unique(truth, device=device))
     return int(np.count_nonzero(ids))
 
 
-def missing_instance(truth: np.ndarray) -> dict:
+def missing_instance(truth: np.ndarray, device: str = "cpu") -> dict:
     """An instance label that was not submitted: every truth object is a false negative with a
     zero Hausdorff term (harsher than an empty submission, B5)."""
-    n = count_truth_objects(truth)
+    n = count_truth_objects(truth, device)
     return {"tp": 0, "fp": 0, "fn": n, "hausdorff_norm_sum": 0.0, "n_hausdorff": n}
 
 
 def score_instance(pred: np.ndarray, truth: np.ndarray, voxel_size, params: MatchingParams = MatchingParams(),
-                   timings: dict | None = None, stats: dict | None = None, memory_order: str = "C") -> dict:
+                   timings: dict | None = None, stats: dict | None = None, memory_order: str = "C",
+                   device: str = "cpu") -> dict:
     """Official instance record ``{tp, fp, fn, hausdorff_norm_sum, n_hausdorff, status}``.
 
     `timings` receives seconds per stage (components, matching, remap, hausdorff) and `stats`
     counts (n_pred, n_truth, collisions) when given; `memory_order` is the layout the official
     evaluator would hold `pred` in (it decides the component numbering, see :func:`relabel`).
+    With ``device="gpu"`` every kernel runs on the GPU (CuPy or NumPy arrays in); the record
+    is the same as on the CPU.
 
     Examples
     --------
@@ -105,7 +111,7 @@ def score_instance(pred: np.ndarray, truth: np.ndarray, voxel_size, params: Matc
         raise ValueError(f"aligned prediction shape {pred.shape} differs from the truth shape {truth.shape}")
     cap = max_distance(voxel_size, truth.shape)
     t0 = time.perf_counter()
-    components, n_pred = relabel(pred, memory_order)
+    components, n_pred = relabel(pred, memory_order, device)
     del pred
     timings["components"] = time.perf_counter() - t0
     stats["n_pred"] = n_pred
@@ -118,6 +124,7 @@ def score_instance(pred: np.ndarray, truth: np.ndarray, voxel_size, params: Matc
             instance_ratio_factor=params.instance_ratio_factor,
             max_overlap_edges=params.max_overlap_edges,
             cost_scale=params.mcmf_cost_scale,
+            device=device,
         )
     except (TooManyInstancesError, TooManyOverlapEdgesError, MatchingFailedError) as exc:
         timings["matching"] = time.perf_counter() - t0
@@ -129,11 +136,11 @@ def score_instance(pred: np.ndarray, truth: np.ndarray, voxel_size, params: Matc
     t0 = time.perf_counter()
     if mapping and mapping != {0: 0}:
         mapping[0] = 0
-        components = ops.remap(components, mapping, preserve_missing=True)
+        components = ops.remap(components, mapping, preserve_missing=True, device=device)
     timings["remap"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    truth_ids, distances = ops.hausdorff_distances(truth, components, voxel_size, cap,
-                                                   method=params.hausdorff_method)
+    truth_ids, distances = to_host(ops.hausdorff_distances(truth, components, voxel_size, cap,
+                                                           method=params.hausdorff_method, device=device))
     timings["hausdorff"] = time.perf_counter() - t0
     matched_truth = {v for v in mapping.values() if v != 0}
     matched_pred = [k for k in mapping if k != 0]

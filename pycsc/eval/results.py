@@ -135,7 +135,8 @@ def format_summary(evaluation, paths: dict[str, Path] | None = None, max_warning
             lines.append(f"  ... {len(evaluation.warnings) - max_warnings} more in the extended JSON")
     t = evaluation.timings
     run = evaluation.run
-    lines.append(f"time: {t.get('total', 0.0):.2f} s ({run.workers} worker(s) x {run.threads_per_worker} thread(s))")
+    where = "GPU" if run.device == "gpu" else f"{run.workers} worker(s) x {run.threads_per_worker} thread(s)"
+    lines.append(f"time: {t.get('total', 0.0):.2f} s ({where})")
     if paths:
         lines.append("wrote: " + ", ".join(str(p) for p in paths.values()))
     return "\n".join(lines)

@@ -24,6 +24,7 @@ from .manifest import CropGeometry, crop_id
 from .resources import cpu_count, memory_budget, plan_workers
 from .store import ZArray, child_arrays, child_groups
 from .submission import SubmissionLayout
+from ..ops._dispatch import resolve_device
 from .tasks import Task, TaskResult, make_task, score_task
 
 
@@ -33,6 +34,8 @@ class RunInfo:
     threads_per_worker: int = 1
     memory_budget_bytes: int = 0
     peak_task_bytes: int = 0
+    #: Where the kernels ran: "cpu" or "gpu".
+    device: str = "cpu"
     warnings: list[str] = field(default_factory=list)
 
 
@@ -141,7 +144,7 @@ def _pool_run(tasks: list[Task], workers: int, threads: int, args: tuple, bar) -
 
 def run_tasks(tasks: list[Task], cfg: EvaluateConfig) -> tuple[list[TaskResult], RunInfo]:
     """Score `tasks`; results come back sorted by (crop, class)."""
-    info = RunInfo()
+    info = RunInfo(device=resolve_device(cfg.device))
     if not tasks:
         return [], info
     limit = int(cfg.memory_limit_gib * (1 << 30)) if cfg.memory_limit_gib else None
@@ -151,6 +154,8 @@ def run_tasks(tasks: list[Task], cfg: EvaluateConfig) -> tuple[list[TaskResult],
     requested = cfg.workers
     if requested == 0 and sum(t.voxels for t in tasks) < cfg.small_job_voxels:
         requested = 1
+    if info.device == "gpu":
+        requested = 1  # one process owns the GPU; labels take turns on it
     info.workers, info.threads_per_worker = plan_workers(requested, len(tasks), info.peak_task_bytes,
                                                          info.memory_budget_bytes, cpus)
     if info.peak_task_bytes > info.memory_budget_bytes:
@@ -165,7 +170,7 @@ def run_tasks(tasks: list[Task], cfg: EvaluateConfig) -> tuple[list[TaskResult],
             for task in ordered:
                 bar.set_postfix_str(f"{task.crop}/{task.label}", refresh=False)
                 results.append(score_task(task, params, max_ratio=cfg.max_volume_size_ratio, threads=cpus,
-                                          debug=cfg.debug))
+                                          debug=cfg.debug, device=info.device))
                 bar.update(1)
         else:
             args = (params, cfg.max_volume_size_ratio, cfg.debug)

@@ -6,9 +6,13 @@ import math
 
 import numpy as np
 
+from ..ops._dispatch import array_module
+
 
 def semantic_counts(pred: np.ndarray, truth: np.ndarray) -> dict:
     """Voxel counts with the official ``> 0`` foreground test on both arrays (NaN -> background).
+
+    Runs where the arrays are (NumPy or CuPy).
 
     Examples
     --------
@@ -19,8 +23,9 @@ def semantic_counts(pred: np.ndarray, truth: np.ndarray) -> dict:
         raise ValueError(f"aligned prediction shape {pred.shape} differs from the truth shape {truth.shape}")
     p = pred > 0 if pred.dtype != np.bool_ else pred
     t = truth > 0 if truth.dtype != np.bool_ else truth
-    tp = int(np.count_nonzero(p & t))
-    return {"tp": tp, "fp": int(np.count_nonzero(p)) - tp, "fn": int(np.count_nonzero(t)) - tp,
+    xp = array_module(p)
+    tp = int(xp.count_nonzero(p & t))
+    return {"tp": tp, "fp": int(xp.count_nonzero(p)) - tp, "fn": int(xp.count_nonzero(t)) - tp,
             "status": "scored"}
 
 

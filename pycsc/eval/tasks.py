@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError, PycscError
+from ..gpu._runtime import backend
 from .align import DEFAULT_INSTANCE_CLASSES, align_prediction, locate_source
 from .instance import MatchingParams, missing_instance, score_instance
 from .manifest import CropGeometry
@@ -99,8 +100,12 @@ def _missing_record(task: Task, truth: np.ndarray | None, truth_arr: ZArray) -> 
 
 
 def score_task(task: Task, params: MatchingParams, *, max_ratio: float = 4096.0, threads: int | None = None,
-               debug: bool = False) -> TaskResult:
-    """Score one task; never raises (errors become status "error")."""
+               debug: bool = False, device: str = "cpu") -> TaskResult:
+    """Score one task; never raises (errors become status "error").
+
+    ``device="gpu"``: arrays are read on the host, then resampled, relabelled, matched and
+    measured on the GPU (the small matching problem itself is solved on the host).
+    """
     kind = "instance" if task.is_instance else "semantic"
     res = TaskResult(task.crop, task.label, {}, "scored", kind=kind)
     t_start = time.perf_counter()
@@ -128,7 +133,7 @@ def score_task(task: Task, params: MatchingParams, *, max_ratio: float = 4096.0,
         t_truth = time.perf_counter() - t0
         source = locate_source(task.pred_path, task.geometry)
         pred, info = align_prediction(source, task.geometry, task.resample_as_instance,
-                                      max_ratio=max_ratio, threads=threads)
+                                      max_ratio=max_ratio, threads=threads, device=device)
         res.timings["load"] = t_truth + info.seconds_read
         res.timings["resample"] = info.seconds_resample
         res.stats.update(align=info.path, shift_voxels=list(info.shift_voxels),
@@ -140,8 +145,15 @@ def score_task(task: Task, params: MatchingParams, *, max_ratio: float = 4096.0,
             pred, truth = pred * mask, truth * mask
             order = "C"  # a product of a Fortran and a C array is C-ordered
             del mask
+        scored = truth
+        if device == "gpu":  # one upload each; every kernel below then runs on the device
+            t0 = time.perf_counter()
+            xp = backend().xp
+            pred, scored = xp.asarray(pred), xp.asarray(truth)
+            res.timings["upload"] = time.perf_counter() - t0
         if task.is_instance:
-            rec = score_instance(pred, truth, task.geometry.voxel_size, params, res.timings, res.stats, order)
+            rec = score_instance(pred, scored, task.geometry.voxel_size, params, res.timings, res.stats, order,
+                                 device=device)
             if rec["status"] != "scored":
                 res.warnings.append(f"{task.crop}/{task.label}: {rec['status']} ({res.stats.get('skip_reason')}); "
                                     "this crop contributes nothing to the class")
@@ -150,9 +162,9 @@ def score_task(task: Task, params: MatchingParams, *, max_ratio: float = 4096.0,
                 res.warnings.append(f"{task.crop}/{task.label}: float prediction on the crop grid is binarised "
                                     "with > 0, not > 0.5 (official); threshold it yourself before packing")
             t0 = time.perf_counter()
-            rec = semantic_counts(pred, truth)
+            rec = semantic_counts(pred, scored)
             res.timings["counts"] = time.perf_counter() - t0
-        del pred
+        del pred, scored
         res.status = rec["status"]
         res.record = _meta(rec, truth.size, task.geometry.voxel_size, False)
     except Exception as exc:  # one bad label must never abort the evaluation

@@ -49,6 +49,25 @@ def choose_device(device: str, *arrays: Any) -> str:
     return "cpu"
 
 
+def array_module(a: Any) -> Any:
+    """NumPy for host arrays, the GPU backend's module (CuPy) for device arrays."""
+    return _runtime.backend().xp if _gpu.is_gpu_array(a) else np
+
+
+def resolve_device(device: str) -> str:
+    """A whole job's device: "gpu" or "cpu" ("auto" takes a usable GPU).
+
+    Raises BackendUnavailableError for "gpu" without a usable GPU.
+    """
+    if device not in DEVICES:
+        raise InputError(f"`device` must be one of {DEVICES}; got {device!r}")
+    if device == "gpu":
+        return choose_device("gpu")
+    if device == "auto" and not _runtime.has_override() and _gpu.gpu_status()[0]:
+        return "gpu"
+    return "cpu"
+
+
 def run_on_gpu(fn: Any, *arrays: Any, **kwargs: Any) -> Any:
     """Call GPU implementation `fn` on `arrays` moved to the device; host input gets host output.
 
