@@ -104,8 +104,40 @@ def score_task(task: Task, params: MatchingParams, *, max_ratio: float = 4096.0,
     """Score one task; never raises (errors become status "error").
 
     ``device="gpu"``: arrays are read on the host, then resampled, relabelled, matched and
-    measured on the GPU (the small matching problem itself is solved on the host).
+    measured on the GPU (the small matching problem itself is solved on the host). A label
+    that does not fit in GPU memory is scored again on the CPU, with a warning.
     """
+    if device != "gpu":
+        return _score_task(task, params, max_ratio, threads, debug, "cpu")
+    try:
+        return _score_task(task, params, max_ratio, threads, debug, "gpu")
+    except _GpuOutOfMemory as oom:
+        free_gpu_memory()
+        res = _score_task(task, params, max_ratio, threads, debug, "cpu")
+        res.warnings.append(f"{task.crop}/{task.label}: GPU out of memory ({oom}); scored on the CPU instead")
+        res.stats["device"] = "cpu"
+        return res
+
+
+class _GpuOutOfMemory(Exception):
+    """Raised inside _score_task to hand a label that overflowed the GPU back to the CPU."""
+
+
+def is_gpu_out_of_memory(exc: BaseException) -> bool:
+    """CuPy's allocation failures, recognised without importing CuPy."""
+    return type(exc).__name__ == "OutOfMemoryError" and type(exc).__module__.startswith("cupy")
+
+
+def free_gpu_memory() -> None:
+    """Return CuPy's cached device memory (after an out-of-memory, or between labels)."""
+    try:
+        backend().xp.get_default_memory_pool().free_all_blocks()
+    except Exception:  # no CuPy pool (emulator) or no GPU: nothing to free
+        pass
+
+
+def _score_task(task: Task, params: MatchingParams, max_ratio: float, threads: int | None, debug: bool,
+                device: str) -> TaskResult:
     kind = "instance" if task.is_instance else "semantic"
     res = TaskResult(task.crop, task.label, {}, "scored", kind=kind)
     t_start = time.perf_counter()
@@ -168,6 +200,8 @@ def score_task(task: Task, params: MatchingParams, *, max_ratio: float = 4096.0,
         res.status = rec["status"]
         res.record = _meta(rec, truth.size, task.geometry.voxel_size, False)
     except Exception as exc:  # one bad label must never abort the evaluation
+        if device == "gpu" and is_gpu_out_of_memory(exc):
+            raise _GpuOutOfMemory(one_line(exc)) from exc
         res.status = "error"
         res.reason = one_line(exc)
         if debug:

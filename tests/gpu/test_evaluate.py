@@ -54,3 +54,24 @@ def test_golden_case_on_gpu_equals_cpu(case, cp):
     gpu, gpu_ext, gpu_pub = _scores(case, "gpu")
     assert gpu.run.device == "gpu"
     assert gpu_ext == cpu_ext and gpu_pub == cpu_pub
+
+
+def test_label_too_big_for_the_gpu_is_scored_on_the_cpu(emu, monkeypatch):
+    from pycsc import ops
+
+    oom = type("OutOfMemoryError", (MemoryError,), {"__module__": "cupy.cuda.memory"})
+    real = ops.connected_components
+
+    def failing(labels, connectivity=None, *, device="auto"):
+        if device == "gpu":
+            raise oom("Out of memory allocating 864,000,000 bytes")
+        return real(labels, connectivity, device=device)
+
+    monkeypatch.setattr(ops, "connected_components", failing)
+    case = next(c for c in SCORED if c.startswith("g07"))
+    cpu, cpu_ext, _ = _scores(case, "cpu")
+    gpu, gpu_ext, _ = _scores(case, "gpu")
+    assert gpu_ext == cpu_ext
+    instance = [r for r in gpu.results if r.kind == "instance"]
+    assert instance and all(r.stats.get("device") == "cpu" for r in instance)
+    assert any("GPU out of memory" in w for w in gpu.warnings)
