@@ -21,21 +21,18 @@
 // rounding, plain C casts for filtered values, the CPU's handling of the 64-bit limits),
 // compiled without FMA contraction. NaN payloads may differ (GPU arithmetic returns the
 // canonical NaN).
+// Complexity: O(N_out) for the gather; O(N_in (r_z + r_y)) for the z / y passes plus
+// O(N_out 2^d (r_x + 1)) for the interpolation with the fused x pass.
 // Memory traffic: gather = N_out writes + the touched input lines; smoothing = one read and
 // one write of the input volume per smoothed z / y axis; interpolation = the touched
 // source lines + N_out writes; clip = nothing unless some output leaves the bounds.
+// Peak device memory: input + output + at most two W volumes of the input's shape (during
+// the y pass after a z pass) + one min / max pair per launched thread (<= 2048 x 256).
+// Reference: csrc/rescale.cpp (itself scipy's NI_ZoomShift / NI_Correlate1D and
+// skimage's resize). Oracle in tests: the CPU path (tests/gpu/test_resample.py).
 #include "common.cuh"
 
 // ---- dtype traits (no std headers under NVRTC) ------------------------------------------
-
-template <class A, class B>
-struct rs_same {
-  static constexpr bool value = false;
-};
-template <class A>
-struct rs_same<A, A> {
-  static constexpr bool value = true;
-};
 
 template <class T>
 struct rs_num;
@@ -260,35 +257,30 @@ __device__ __forceinline__ void rs_interp(const S* __restrict__ src, W_T* __rest
     RS_FOR_Y(oy, ony) {
       const i64 sy = start[ty + oy];
       W_T* o = dst + (oz * ony + oy) * onx;
-      // Source rows in scipy's tap order (z, then y) with their z and y weights.
+      // The four (z, y) source rows in scipy's tap order (z, then y), with their z and y
+      // weights; slot 0 alone for order 0. Fixed slots keep the arrays in registers.
       const S* rows[4];
       double a[4], b[4];
-      int k_rows = 0;
-      if (order == 0) {
-        if (rs_valid(sz, nz) && rs_valid(sy, ny)) rows[k_rows++] = src + (sz * ny + sy) * nx;
-      } else {
-        for (int dz = 0; dz < 2; ++dz) {
-          if (!rs_valid(sz + dz, nz)) continue;
-          for (int dy = 0; dy < 2; ++dy) {
-            if (!rs_valid(sy + dy, ny)) continue;
-            rows[k_rows] = src + ((sz + dz) * ny + sy + dy) * nx;
-            a[k_rows] = dz == 0 ? w0[oz] : w1[oz];
-            b[k_rows] = dy == 0 ? w0[ty + oy] : w1[ty + oy];
-            ++k_rows;
-          }
-        }
+      bool use[4];
+      for (int k = 0; k < 4; ++k) {
+        const int dz = k >> 1, dy = k & 1;
+        use[k] = (order == 1 || k == 0) && rs_valid(sz + dz, nz) && rs_valid(sy + dy, ny);
+        rows[k] = src + (use[k] ? ((sz + dz) * ny + sy + dy) * nx : 0);
+        a[k] = order == 1 ? (dz == 0 ? w0[oz] : w1[oz]) : 1.0;
+        b[k] = order == 1 ? (dy == 0 ? w0[ty + oy] : w1[ty + oy]) : 1.0;
       }
       RS_FOR_X(ox, onx) {
         const i64 sx = start[tx + ox];
         W_T v;
         if (order == 0) {
-          v = k_rows ? rs_interp_out<W_T>(rs_valid(sx, nx) ? rs_fetch<S>(rows[0], sx, nx, rx, xhalf) : 0.0)
+          v = use[0] ? rs_interp_out<W_T>(rs_valid(sx, nx) ? rs_fetch<S>(rows[0], sx, nx, rx, xhalf) : 0.0)
                      : (W_T)0;
         } else {
           const double u = w0[tx + ox], w = w1[tx + ox];
           const bool left = rs_valid(sx, nx), right = rs_valid(sx + 1, nx);
           double t = 0.0;
-          for (int k = 0; k < k_rows; ++k) {
+          for (int k = 0; k < 4; ++k) {
+            if (!use[k]) continue;
             if (left) t += ((rs_fetch<S>(rows[k], sx, nx, rx, xhalf) * a[k]) * b[k]) * u;
             if (right) t += ((rs_fetch<S>(rows[k], sx + 1, nx, rx, xhalf) * a[k]) * b[k]) * w;
           }

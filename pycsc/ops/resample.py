@@ -79,12 +79,12 @@ def rescale(
     ------
     InputTypeError
         `image` is not a NumPy or CuPy array or has an unsupported dtype.
-    BackendUnavailableError
-        ``device="gpu"`` (or CuPy input) without a usable GPU.
     InputError
         Wrong `image` dimensionality or an empty axis; `scale` not positive, not finite
         or with the wrong number of entries; `order` not 0 or 1; a bool image with
-        order 1 or anti-aliasing.
+        order 1 or anti-aliasing; CuPy input with ``device="cpu"``.
+    BackendUnavailableError
+        ``device="gpu"`` (or CuPy input) without a usable GPU.
 
     Examples
     --------
