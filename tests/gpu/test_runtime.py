@@ -36,7 +36,7 @@ def test_includes_are_inlined_once():
 
 
 @pytest.mark.skipif(library() is None, reason="NVRTC not found (pip install nvidia-cuda-nvrtc-cu12)")
-@pytest.mark.parametrize("arch", ["sm_80", "sm_90"])
+@pytest.mark.parametrize("arch", [pytest.param("sm_80", marks=pytest.mark.slow), "sm_90"])
 @pytest.mark.parametrize("build_", BUILDS, ids=_build_id)
 def test_kernels_compile_with_nvrtc(build_, arch):
     """The exact text and options CuPy would hand NVRTC build for Ampere and Hopper."""
