@@ -5,8 +5,10 @@
 //
 // Method: union-find over voxel indices with lock-free hooking, in the spirit of Playne &
 // Hawick, "A new algorithm for parallel connected-component labelling on GPUs" (IEEE TPDS 29(6),
-// 2018) and Allegretti, Bolelli & Grana (IEEE TPDS 31(2), 2020), adapted to column segments
-// so that every warp reads and writes 32 consecutive voxels of a row (x is the lanes' axis):
+// 2018) and Allegretti, Bolelli & Grana (IEEE TPDS 31(2), 2020); roots are hooked by CAS and
+// paths halved with plain stores as in ECL-CC (Jaiganesh & Burtscher, HPDC 2018). Threads
+// walk column segments so that every warp reads and writes 32 consecutive voxels of a row
+// (x is the lanes' axis):
 //   1. ccl_init: a thread walks a segment of `seg_rows` rows of one (z, x) column; each voxel's
 //      parent is the first voxel of its run of equal values along y inside the segment
 //      (background gets the sentinel BG). That settles every y-edge inside a segment.
@@ -39,9 +41,11 @@
 // Passes and DRAM traffic for N voxels of B bytes, ids of 4 bytes (8 above 2^32 - 1 voxels):
 // init N*(B + 4); merge about N*B (neighbour columns hit L1/L2) plus union probes; compress
 // N*4 read + at most N*4 written; count + cumsum ~N/2 bytes; number N*4 read + N*4 written.
-// About N*(2B + 16): 600^3 uint8 ~4.8 GB, ~1.7 ms at 2.8 TB/s plus union latency.
+// About N*(2B + 20.5) bytes: 600^3 uint8 ~4.9 GB (~1.7 ms at 2.8 TB/s), uint32 ~6.0 GB
+// (~2.2 ms); 400^3 uint8 ~1.4 GB (~0.5 ms); plus the latency of the union probes.
 // Peak device memory besides input and ids: N/8 bytes (root bits) + 2 * N/32 * 4 (counts).
-// Test oracle: the CPU path (itself tested against cc3d and scipy), on the emulator and CuPy.
+// Test oracle: the CPU path (itself tested against cc3d and scipy), run on the emulator, on
+// host threads that really race (tests/gpu/test_components.py) and with CuPy on a device.
 #include "common.cuh"
 
 typedef VAL_T val_t;  // labels by width: only bit equality and zero matter (bool = u8)
@@ -49,6 +53,9 @@ typedef IDX_T idx_t;  // voxel indices and ids: u32 up to 2^32 - 1 voxels, else 
 
 #define BG ((idx_t) ~(idx_t)0)  // parent of background; never a voxel index (N <= max)
 #define ROWS_AHEAD 8            // a thread loads this many rows at once (memory parallelism)
+#ifndef CCL_NARROW_LIMIT        // up to this many column segments, 32-bit index arithmetic
+#define CCL_NARROW_LIMIT 0xffffffffull  // (a test harness sets 0 to run the 64-bit branch)
+#endif
 
 #if defined(__CUDACC__) || defined(__CUDACC_RTC__)
 #define CCL_UNROLL _Pragma("unroll")
@@ -64,19 +71,19 @@ struct Segment {
 
 __device__ __forceinline__ Segment segment_of(u64 t, u64 sz, u64 sy, u64 sx, u64 seg_rows,
                                               bool narrow) {
-  u64 x, zs;
-  if (narrow) {  // 32-bit division is several times cheaper; the item count fits
-    const u32 q = (u32)t / (u32)sx;
-    x = (u32)t - q * (u32)sx;
-    zs = q;
-  } else {
-    zs = t / sx;
-    x = t - zs * sx;
-  }
   Segment s;
-  const u64 seg = zs / sz;
-  s.z = zs - seg * sz;
-  s.x = x;
+  u64 seg;
+  if (narrow) {  // 32-bit division is several times cheaper; the item count fits
+    const u32 zs = (u32)t / (u32)sx, sg = zs / (u32)sz;
+    s.x = (u32)t - zs * (u32)sx;
+    s.z = zs - sg * (u32)sz;
+    seg = sg;
+  } else {
+    const u64 zs = t / sx;
+    seg = zs / sz;
+    s.x = t - zs * sx;
+    s.z = zs - seg * sz;
+  }
   s.y0 = seg * seg_rows;
   s.y1 = s.y0 + seg_rows < sy ? s.y0 + seg_rows : sy;
   return s;
@@ -89,7 +96,7 @@ __device__ __forceinline__ u64 segment_items(u64 sz, u64 sy, u64 sx, u64 seg_row
 extern "C" __global__ void ccl_init(const VAL_T* __restrict__ labels, IDX_T* parent, u64 sz,
                                     u64 sy, u64 sx, u64 seg_rows) {
   const u64 items = segment_items(sz, sy, sx, seg_rows);
-  const bool narrow = items <= 0xffffffffull;
+  const bool narrow = items <= CCL_NARROW_LIMIT;
   for (u64 t = pycsc_thread_index(); t < items; t += pycsc_thread_stride()) {
     const Segment s = segment_of(t, sz, sy, sx, seg_rows, narrow);
     u64 i = (s.z * sy + s.y0) * sx + s.x;
@@ -173,7 +180,7 @@ __device__ __forceinline__ void contact(idx_t* parent, idx_t run, val_t v, val_t
 extern "C" __global__ void ccl_merge(const VAL_T* __restrict__ labels, IDX_T* parent, u64 sz,
                                      u64 sy, u64 sx, u64 seg_rows, u32 connectivity) {
   const u64 items = segment_items(sz, sy, sx, seg_rows);
-  const bool narrow = items <= 0xffffffffull;
+  const bool narrow = items <= CCL_NARROW_LIMIT;
   const u64 plane = sy * sx;
   for (u64 t = pycsc_thread_index(); t < items; t += pycsc_thread_stride()) {
     const Segment s = segment_of(t, sz, sy, sx, seg_rows, narrow);
