@@ -8,14 +8,15 @@ import numpy as np
 
 from .. import _core
 from ..errors import InputError
-from ._dispatch import as_label_array, choose_device, gpu_path_missing
+from ..gpu import components as _gpu_components
+from ._dispatch import as_label_array, check_label_array, choose_device, run_on_gpu
 
 _CONNECTIVITIES = {2: (4, 8), 3: (6, 18, 26)}
 
 
 def connected_components(
     labels: Any, connectivity: int | None = None, *, device: str = "auto"
-) -> tuple[np.ndarray, int]:
+) -> tuple[Any, int]:
     """Label the connected components of each non-zero value of a 2D or 3D array.
 
     Voxels join when they are neighbours under ``connectivity`` and hold the same non-zero
@@ -33,29 +34,36 @@ def connected_components(
 
     Parameters
     ----------
-    labels : numpy.ndarray
+    labels : numpy.ndarray or cupy.ndarray
         2D or 3D array of any integer dtype or bool. 0 is background.
     connectivity : int, optional
         4 or 8 for 2D input; 6 (faces), 18 (faces and edges) or 26 (all) for 3D input.
         Default: the full one, 8 or 26.
     device : {"auto", "cpu", "gpu"}
-        Where to run; "auto" follows the input (NumPy runs on the CPU).
+        Where to run. "auto": CuPy input on the GPU; NumPy input on the GPU only when one is
+        usable and the array is large (see ``pycsc.ops._dispatch``), else on the CPU. "gpu"
+        copies NumPy input to the device and the ids back. Both paths give identical ids,
+        dtype and count; the GPU path is a lock-free union-find over voxels (see
+        ``csrc/cuda/components.cu``).
 
     Returns
     -------
-    ids : numpy.ndarray
+    ids : numpy.ndarray or cupy.ndarray
         Component ids, same shape as ``labels``, 0 on background; uint32, or uint64 when the
-        array has more than 2**32 - 1 voxels.
+        array has more than 2**32 - 1 voxels. CuPy for CuPy input, else NumPy.
     n : int
         The number of components (the largest id).
 
     Raises
     ------
     InputTypeError
-        ``labels`` is not a NumPy array or has a non-integer, non-bool dtype.
+        ``labels`` is not a NumPy (or, on the GPU, CuPy) array or has a non-integer, non-bool
+        dtype.
     InputError
-        ``labels`` is not 2D or 3D, ``connectivity`` is not allowed for that dimension, or
-        ``device`` is unknown.
+        ``labels`` is not 2D or 3D, ``connectivity`` is not allowed for that dimension,
+        ``device`` is unknown, or ``device="cpu"`` was given a CuPy array.
+    BackendUnavailableError
+        ``device="gpu"`` (or CuPy input) where no GPU backend is usable.
 
     Examples
     --------
@@ -73,21 +81,28 @@ def connected_components(
     >>> connected_components(np.array([[1, 0], [0, 1]], dtype=bool))[1]
     1
     """
-    if choose_device(device, labels) == "gpu":
-        raise gpu_path_missing("connected_components")
+    on_gpu = choose_device(device, labels) == "gpu"
     if isinstance(labels, np.ndarray) and not labels.dtype.isnative:
-        labels = labels.astype(labels.dtype.newbyteorder("="))  # the core reads native order
+        labels = labels.astype(labels.dtype.newbyteorder("="))  # the kernels read native order
+    if on_gpu:
+        check_label_array(labels, "labels")
+        connectivity = _connectivity(connectivity, labels.ndim)
+        return run_on_gpu(_gpu_components.connected_components, labels, connectivity=connectivity)
     arr = as_label_array(labels, "labels")
-    allowed = _CONNECTIVITIES[arr.ndim]
+    ids, n = _core.connected_components(arr, _connectivity(connectivity, arr.ndim))
+    return ids, int(n)
+
+
+def _connectivity(connectivity: Any, ndim: int) -> int:
+    allowed = _CONNECTIVITIES[ndim]
     if connectivity is None:
-        connectivity = allowed[-1]
+        return allowed[-1]
     is_int = isinstance(connectivity, (int, np.integer)) and not isinstance(connectivity, bool)
     if not is_int or connectivity not in allowed:
         raise InputError(
-            f"`connectivity` must be {_or(allowed)} for {arr.ndim}D input; got {connectivity!r}"
+            f"`connectivity` must be {_or(allowed)} for {ndim}D input; got {connectivity!r}"
         )
-    ids, n = _core.connected_components(arr, int(connectivity))
-    return ids, int(n)
+    return int(connectivity)
 
 
 def _or(values: tuple[int, ...]) -> str:
