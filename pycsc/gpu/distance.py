@@ -32,7 +32,7 @@ THREADS = 128
 LINE_SCRATCH_BYTES = 1 << 30
 # Cost of one box voxel of one EDT, in units of one target tested by hd_nearest: an instance
 # goes to the box EDTs when volume * this * transforms < pending sources * boundary targets.
-EDT_COST_PER_VOXEL = 64.0
+EDT_COST_PER_VOXEL = 16.0
 # Box voxels per batch of box EDTs (two float64 buffers of this size).
 EDT_BATCH_VOXELS = 1 << 25
 # numpy-order sums of segments longer than this are split into subtrees summed in parallel.
@@ -161,11 +161,16 @@ def _cap_squared(cap: float) -> float:
     return q
 
 
+def _table_limit(n_voxels: int) -> int:
+    """Largest truth id for which the slots come from a flag table (else sort + search)."""
+    return max(1 << 22, n_voxels // 4)
+
+
 def _dense_slots(b: Any, t: Any, t_def: str, p: Any, p_def: str, p_signed: bool, t_max: int) -> tuple[Any, Any, Any]:
     """Sorted truth ids and the slot volumes (id index + 1; 0 for background and non-ids)."""
     xp = b.xp
     n = t.size
-    if t_max <= max(1 << 22, n // 4):
+    if t_max <= _table_limit(n):
         table = xp.zeros(t_max + 1, _U32)
         _launch(b, "hausdorff.cu", "hd_mark", {"LABEL_T": t_def}, n, (t, _U64(n), table))
         slot_of = (xp.cumsum(table) * table).astype(_U32)
@@ -244,11 +249,11 @@ def _box_batches(segs: np.ndarray, box_host: np.ndarray) -> list[np.ndarray]:
     lo, hi = box_host[segs, :3].astype(np.int64), box_host[segs, 3:].astype(np.int64)
     ext = hi - lo + 1
     vol = ext.prod(axis=1)
+    ends = np.cumsum(vol)
     batches, start = [], 0
     while start < len(segs):
-        stop = start + 1
-        while stop < len(segs) and vol[start:stop + 1].sum() <= EDT_BATCH_VOXELS:
-            stop += 1
+        done = ends[start - 1] if start else 0
+        stop = max(start + 1, int(np.searchsorted(ends, done + EDT_BATCH_VOXELS, side="right")))
         rows = np.zeros((stop - start, 8), np.int64)
         rows[:, :3], rows[:, 3:6] = lo[start:stop], ext[start:stop]
         rows[:, 6] = np.concatenate([[0], np.cumsum(vol[start:stop])[:-1]])
