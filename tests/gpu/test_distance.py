@@ -41,6 +41,11 @@ def assert_same(got, ref) -> None:
 
 # ---------------------------------------------------------------- EDT
 
+
+def compare_edt(mask, sampling) -> None:
+    ref = ops.distance_transform_edt(mask, sampling, device="cpu")
+    assert_same(ops.distance_transform_edt(mask, sampling, device="gpu"), ref)
+
 EDT_SHAPES = [(1, 1), (1, 17), (17, 1), (5, 7), (33, 21), (1, 1, 1), (1, 1, 9), (3, 1, 5), (9, 11, 13), (6, 14, 10)]
 SAMPLINGS = [None, 2.5, (1.74, 2, 2), (5.3, 3.7, 3.7), "random"]
 
@@ -57,7 +62,7 @@ def test_edt_equals_cpu(emu, shape, fg, rng):
     mask = rng.random(shape) < fg
     for kind in SAMPLINGS:
         s = sampling_for(kind, len(shape), rng)
-        assert_same(ops.distance_transform_edt(mask, s, device="gpu"), ops.distance_transform_edt(mask, s, device="cpu"))
+        compare_edt(mask, s)
     assert emu.launches
 
 
@@ -74,8 +79,7 @@ def test_edt_dtypes_and_layouts(emu, dtype, order, rng):
         mask[2, 2, 2] = np.iinfo(dtype).max
         if np.dtype(dtype).kind == "i":
             mask[3, 3, 3] = np.iinfo(dtype).min
-    s = (1.74, 2, 2)
-    assert_same(ops.distance_transform_edt(mask, s, device="gpu"), ops.distance_transform_edt(mask, s, device="cpu"))
+    compare_edt(mask, (1.74, 2, 2))
 
 
 @pytest.mark.parametrize("sampling", [(3.24, 3.24, 3.24), (5.3, 3.7, 3.7), (1.0, 1.0, 1.0)])
@@ -85,13 +89,13 @@ def test_edt_sparse_zeros_many_ties(emu, sampling, rng):
     mask2 = rng.random((160, 170)) > 0.004
     mask3 = rng.random((40, 30, 35)) > 0.002
     for mask, s in ((mask2, sampling[1:]), (mask3, sampling)):
-        assert_same(ops.distance_transform_edt(mask, s, device="gpu"), ops.distance_transform_edt(mask, s, device="cpu"))
+        compare_edt(mask, s)
 
 
 def test_edt_smooth_volume(emu, rng):
     mask = ndi.gaussian_filter(rng.standard_normal((12, 30, 26)), 2) > -0.3
     for s in [(1.74, 2, 2), None, (0.7, 5.1, 1.3)]:
-        assert_same(ops.distance_transform_edt(mask, s, device="gpu"), ops.distance_transform_edt(mask, s, device="cpu"))
+        compare_edt(mask, s)
 
 
 def test_edt_empty_extent(emu):
@@ -148,7 +152,7 @@ def strategy(request, monkeypatch):
     return request.param
 
 
-@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("seed", range(16))
 def test_hausdorff_random_pairs(emu, strategy, seed):
     rng = np.random.default_rng(seed)
     nd = 2 + seed % 2
@@ -176,6 +180,21 @@ def test_hausdorff_objects_with_colliding_ids(emu, strategy, vs):
     for method, pct in METHODS[:3]:
         compare(truth, pred, vs, cap, method, pct)
     compare(truth, pred, vs, 9.0)  # a cap that many instances reach
+
+
+def test_hausdorff_realistic_crop(emu):
+    """A few hundred objects at anisotropic spacing with the default cost model."""
+    rng = np.random.default_rng(3)
+    shape = (40, 48, 44)
+    truth = ellipsoids(rng, shape, 120, rmax=7.0)
+    pred = np.roll(truth, (1, 1, 0), axis=(0, 1, 2))
+    pred[(pred % 5 == 1) & (np.indices(shape)[2] > 20)] = 0
+    extra = ellipsoids(rng, shape, 30, rmax=5.0)
+    pred[(pred == 0) & (extra > 0)] = extra[(pred == 0) & (extra > 0)] + 60
+    vs = (5.3, 3.7, 3.7)
+    cap = min(v * s for v, s in zip(vs, shape)) / 2
+    for method, pct in METHODS:
+        compare(truth, pred, vs, cap, method, pct)
 
 
 def test_hausdorff_large_instance_and_box_batches(emu, monkeypatch):
@@ -274,6 +293,9 @@ def test_hausdorff_bad_inputs_raise_the_cpu_errors(emu):
             ops.hausdorff_distances(t, t, 1.0, np.inf, device=device)
         with pytest.raises(InputError, match="percentile"):
             ops.hausdorff_distances(t, t, 1.0, 1.0, method="percentile", device=device)
+        long = np.zeros((1, 2**19 + 1), np.uint8)
+        with pytest.raises(InputError, match="extent"):
+            ops.hausdorff_distances(long, long, 1.0, 1.0, device=device)
 
 
 # ---------------------------------------------------------------- on a device
@@ -287,16 +309,14 @@ def _is_cupy(x) -> bool:
 @pytest.mark.parametrize("shape,fg", [((160, 170, 150), 0.5), ((96, 96, 96), 0.999), ((300, 280), 0.9),
                                       ((64, 64, 64), 1.0)])
 def test_device_edt(cp, shape, fg, rng):
-    mask = ndi.gaussian_filter(rng.standard_normal(shape), 2) > np.quantile(rng.standard_normal(1000), 1 - fg)
-    if fg == 1.0:
-        mask[:] = True
+    smooth = ndi.gaussian_filter(rng.standard_normal(shape), 2)
+    mask = smooth > np.quantile(smooth, 1 - fg) if fg < 1 else np.ones(shape, bool)
     for s in [(1.74, 2, 2)[-len(shape):], None, (5.3, 3.7, 3.7)[-len(shape):]]:
         got = ops.distance_transform_edt(cp.asarray(mask), s)
         assert _is_cupy(got)
         np.testing.assert_array_equal(got.get(), ops.distance_transform_edt(mask, s, device="cpu"))
-    np.testing.assert_array_equal(ops.distance_transform_edt(np.asfortranarray(mask.astype(np.float32)), 2.0,
-                                                             device="gpu"),
-                                  ops.distance_transform_edt(mask.astype(np.float32), 2.0, device="cpu"))
+    as_f32 = np.asfortranarray(mask.astype(np.float32))
+    assert_same(ops.distance_transform_edt(as_f32, 2.0, device="gpu"), ops.distance_transform_edt(as_f32, 2.0, device="cpu"))
 
 
 @pytest.mark.gpu
