@@ -2,7 +2,8 @@
 
 Both match the official stack bitwise: distances are formed as scipy forms them, from
 integer voxel offsets times the voxel size, squared and summed over the axes in order
-(z, then y, then x) in float64, then square-rooted.
+(z, then y, then x) in float64, then square-rooted. The GPU paths (:mod:`pycsc.gpu.distance`)
+return the same bits as the CPU paths.
 """
 
 from __future__ import annotations
