@@ -16,6 +16,7 @@ import scipy.ndimage as ndi
 from pycsc import ops
 from pycsc.errors import InputError, InputTypeError
 from pycsc.gpu import distance as gd
+from pycsc.ops._dispatch import to_host
 
 METHODS = [("standard", None), ("modified", None), ("percentile", 95.0), ("percentile", 50.0),
            ("percentile", 100.0), ("percentile", 0.5)]
@@ -314,7 +315,7 @@ def test_device_edt(cp, shape, fg, rng):
     for s in [(1.74, 2, 2)[-len(shape):], None, (5.3, 3.7, 3.7)[-len(shape):]]:
         got = ops.distance_transform_edt(cp.asarray(mask), s)
         assert _is_cupy(got)
-        np.testing.assert_array_equal(got.get(), ops.distance_transform_edt(mask, s, device="cpu"))
+        np.testing.assert_array_equal(to_host(got), ops.distance_transform_edt(mask, s, device="cpu"))
     as_f32 = np.asfortranarray(mask.astype(np.float32))
     assert_same(ops.distance_transform_edt(as_f32, 2.0, device="gpu"), ops.distance_transform_edt(as_f32, 2.0, device="cpu"))
 
@@ -337,8 +338,7 @@ def test_device_hausdorff(cp, strategy, method, pct, monkeypatch):
                                         percentile=pct)
     assert _is_cupy(ids) and _is_cupy(dist)
     ref = ops.hausdorff_distances(truth, pred, vs, cap, method=method, percentile=pct, device="cpu")
-    np.testing.assert_array_equal(ids.get(), ref[0])
-    np.testing.assert_array_equal(dist.get(), ref[1])
+    assert_same(to_host((ids, dist)), ref)
     host = ops.hausdorff_distances(truth.astype(np.int64), pred.astype(np.uint16), vs, cap, method=method,
                                    percentile=pct, device="gpu")
     assert_same(host, ref)
