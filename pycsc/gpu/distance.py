@@ -47,6 +47,8 @@ PAIRWISE_CHUNK = 2048
 # Voxel keys pack each coordinate in 19 bits (as the CPU path does).
 MAX_EXTENT = 1 << 19
 
+_RUN = 16  # list entries per thread in hd_classify / hd_slot_max (HD_RUN)
+
 METHOD_CODES = {"standard": 0, "modified": 1, "percentile": 2}
 
 _MASK_TYPES = ("u8", "u16", "u32", "u64", "float", "double")
@@ -225,7 +227,7 @@ class _VoxelList:
         self.key, self.bnd = xp.empty(m, _U64), xp.empty(m, _U8)
         self.pend, self.val = xp.empty(m, _U8), xp.empty(m, _F64)
         nz, ny, nx = shape3
-        _launch(b, "hausdorff.cu", "hd_classify", _ANY_HD, -(-m // 16),
+        _launch(b, "hausdorff.cu", "hd_classify", _ANY_HD, -(-m // _RUN),
                 (own, other, lin, slot, _U64(m), _I64(nz), _I64(ny), _I64(nx), _F64(sp[0]), _F64(sp[1]),
                  _F64(sp[2]), _F64(cert_q), self.key, self.bnd, self.pend, self.val, box))
 
@@ -288,6 +290,35 @@ def _box_values(b: Any, src: _VoxelList, todo: Any, segs: np.ndarray, label: Any
                 (src.key, src.slot, todo, _U64(todo.size), xp.asarray(slot_box), xp.asarray(rows), buf, src.val))
 
 
+def _settle_pending(b: Any, a: _VoxelList, bl: _VoxelList, t_slot: Any, p_slot: Any, n_ids: int, shape3, sp,
+                    cap_q: float, standard: bool, slot_max: Any, box: Any) -> None:
+    """Exact values for the pending sources: per instance, boundary searches or box EDTs,
+    whichever the cost model deems cheaper (instances without prediction voxels need none)."""
+    xp = b.xp
+    pend_a, bnd_a = a.counts(xp)
+    pend_b, bnd_b = bl.counts(xp)
+    counts = _host(xp.stack([pend_a, pend_b, bnd_a, bnd_b, bl.off[1:] - bl.off[:-1]])).astype(np.float64)
+    h_pa, h_pb, h_ba, h_bb, h_nb = counts
+    box_host = _host(box)
+    vol = np.prod(box_host[:, 3:].astype(np.float64) - box_host[:, :3] + 1, axis=1)
+    cost_search = h_pa * h_bb + h_pb * h_ba
+    cost_boxes = EDT_COST_PER_VOXEL * vol * np.maximum((h_pa > 0).astype(np.float64) + (h_pb > 0), 1.0)
+    busy = (h_nb > 0) & (h_pa + h_pb > 0)
+    by_box = busy & (cost_boxes < cost_search)
+    mode = xp.asarray(np.where(by_box, 2, np.where(busy, 1, 0)).astype(_U8))  # 0 none, 1 search, 2 boxes
+    for src, tgt, label, pending in ((a, bl, p_slot, h_pa), (bl, a, t_slot, h_pb)):
+        if not src.size:
+            continue
+        src_mode = mode[src.slot - 1]
+        todo = xp.nonzero((src.pend == 1) & (src_mode == 1))[0].astype(_I64)
+        if todo.size:
+            _search(b, src, tgt, todo, n_ids, shape3, sp, cap_q, standard, slot_max)
+        segs = np.nonzero(by_box & (pending > 0))[0]
+        if segs.size:
+            todo = xp.nonzero((src.pend == 1) & (src_mode == 2))[0].astype(_I64)
+            _box_values(b, src, todo, segs, label, n_ids, shape3, sp, box_host)
+
+
 def _pairwise_means(b: Any, lst: _VoxelList, n_ids: int) -> Any:
     xp = b.xp
     mean = xp.zeros(n_ids, _F64)
@@ -345,34 +376,13 @@ def hausdorff_distances(truth: Any, pred: Any, spacing: tuple[float, ...], max_d
     slot_max = xp.zeros(n_ids, _U64)
     if standard:  # the settled values first, so that searches can break early
         for lst in (a, bl):
-            _launch(b, "hausdorff.cu", "hd_slot_max", _ANY_HD, -(-lst.size // 16),
+            _launch(b, "hausdorff.cu", "hd_slot_max", _ANY_HD, -(-lst.size // _RUN),
                     (lst.val, lst.slot, lst.pend, _U32(1), _U64(lst.size), slot_max))
-    pend_a, bnd_a = a.counts(xp)
-    pend_b, bnd_b = bl.counts(xp)
-    host = _host(xp.stack([pend_a, pend_b, bnd_a, bnd_b, bl.off[1:] - bl.off[:-1]]))
-    box_host = _host(box)
-    h_pa, h_pb, h_ba, h_bb, h_nb = (host[i].astype(np.float64) for i in range(5))
-    vol = np.prod(box_host[:, 3:].astype(np.float64) - box_host[:, :3].astype(np.float64) + 1, axis=1)
-    cost_search = h_pa * h_bb + h_pb * h_ba
-    cost_boxes = EDT_COST_PER_VOXEL * vol * np.maximum((h_pa > 0).astype(np.float64) + (h_pb > 0), 1.0)
-    busy = (h_nb > 0) & (h_pa + h_pb > 0)
-    by_box = busy & (cost_boxes < cost_search)
-    mode = xp.asarray(np.where(by_box, 2, np.where(busy, 1, 0)).astype(_U8))  # 0 none, 1 search, 2 boxes
-    for src, tgt, label, pending in ((a, bl, p_slot, h_pa), (bl, a, t_slot, h_pb)):
-        if not src.size:
-            continue
-        src_mode = mode[src.slot - 1]
-        todo = xp.nonzero((src.pend == 1) & (src_mode == 1))[0].astype(_I64)
-        if todo.size:
-            _search(b, src, tgt, todo, n_ids, shape3, sp, cap_q, standard, slot_max)
-        segs = np.nonzero(by_box & (pending > 0))[0]
-        if segs.size:
-            todo = xp.nonzero((src.pend == 1) & (src_mode == 2))[0].astype(_I64)
-            _box_values(b, src, todo, segs, label, n_ids, shape3, sp, box_host)
+    _settle_pending(b, a, bl, t_slot, p_slot, n_ids, shape3, sp, cap_q, standard, slot_max, box)
     fwd = bwd = xp.zeros(n_ids, _F64)
     if standard:
         for lst in (a, bl):
-            _launch(b, "hausdorff.cu", "hd_slot_max", _ANY_HD, -(-lst.size // 16),
+            _launch(b, "hausdorff.cu", "hd_slot_max", _ANY_HD, -(-lst.size // _RUN),
                     (lst.val, lst.slot, lst.pend, _U32(0), _U64(lst.size), slot_max))
     elif code == 1:
         fwd, bwd = _pairwise_means(b, a, n_ids), _pairwise_means(b, bl, n_ids)
