@@ -7,7 +7,7 @@
 //     fixed-width names below, and dtypes are chosen by -D defines, not templates;
 //   * no __syncthreads, shared-memory cooperation or warp intrinsics: a kernel must be
 //     correct whatever order its threads run in, block by block;
-//   * no standard headers (NVRTC has none); `#include "x.cuh"` of files in this folder only.
+//   * no standard headers (NVRTC has none); `#include` only the .cuh files of this folder.
 #pragma once
 
 typedef unsigned char u8;

@@ -2,7 +2,8 @@
 
 Both match the official stack bitwise: distances are formed as scipy forms them, from
 integer voxel offsets times the voxel size, squared and summed over the axes in order
-(z, then y, then x) in float64, then square-rooted.
+(z, then y, then x) in float64, then square-rooted. The GPU paths (:mod:`pycsc.gpu.distance`)
+return the same bits as the CPU paths.
 """
 
 from __future__ import annotations
@@ -12,8 +13,11 @@ from typing import Any
 
 import numpy as np
 
+from .. import _gpu
 from ..errors import InputError, InputTypeError
-from ._dispatch import as_label_array, as_spacing, choose_device, gpu_path_missing, require_same_shape
+from ..gpu import distance as _gpu_distance
+from ._dispatch import (as_label_array, as_spacing, check_label_array, choose_device, require_same_shape,
+                        run_on_gpu)
 
 METHODS = ("standard", "modified", "percentile")
 
@@ -34,17 +38,19 @@ def distance_transform_edt(mask: Any, sampling: Any = None, *, device: str = "au
 
     Parameters
     ----------
-    mask : numpy.ndarray
+    mask : numpy.ndarray or cupy.ndarray
         2D or 3D array of any numeric or bool dtype; non-zero (and NaN) is foreground.
     sampling : float or sequence of float, optional
         Voxel size per axis (one value for all axes, or one per axis); 1 when omitted.
     device : {"auto", "cpu", "gpu"}
-        Where to compute; see :func:`pycsc.ops._dispatch.choose_device`.
+        Where to compute; see :func:`pycsc.ops._dispatch.choose_device`. The GPU path
+        (``pycsc.gpu.distance``) returns the same float64 bits as the CPU path; it needs
+        about 2 float64 volumes plus up to 1 GiB of line scratch on the device.
 
     Returns
     -------
-    numpy.ndarray
-        float64 distances, same shape as ``mask``.
+    numpy.ndarray or cupy.ndarray
+        float64 distances, same shape as ``mask``, where ``mask`` lives.
 
     Raises
     ------
@@ -59,9 +65,8 @@ def distance_transform_edt(mask: Any, sampling: Any = None, *, device: str = "au
     >>> distance_transform_edt(m, sampling=(1.0, 2.0))
     array([[0., 2., 4., 6., 8.]])
     """
-    if choose_device(device, mask) == "gpu":
-        raise gpu_path_missing("distance_transform_edt")
-    if not isinstance(mask, np.ndarray):
+    on_gpu = choose_device(device, mask) == "gpu"
+    if not (isinstance(mask, np.ndarray) or (on_gpu and _gpu.is_gpu_array(mask))):
         raise InputTypeError(f"`mask` must be a numpy.ndarray; got {type(mask).__name__}")
     if mask.ndim not in (2, 3):
         raise InputError(f"`mask` must be 2D or 3D; got {mask.ndim}D")
@@ -70,6 +75,8 @@ def distance_transform_edt(mask: Any, sampling: Any = None, *, device: str = "au
             raise InputTypeError(f"`mask` must have a real numeric or bool dtype; got {mask.dtype}")
         mask = mask != 0
     spacing = as_spacing(sampling, mask.ndim, "sampling")
+    if on_gpu:
+        return run_on_gpu(_gpu_distance.distance_transform_edt, mask, spacing=spacing)
     from .. import _core
 
     return _core.distance_transform_edt(np.ascontiguousarray(mask), list(spacing))
@@ -103,7 +110,7 @@ def hausdorff_distances(
 
     Parameters
     ----------
-    truth, pred : numpy.ndarray
+    truth, pred : numpy.ndarray or cupy.ndarray
         2D or 3D integer (or bool) label arrays of the same shape; dtypes may differ.
         ``truth`` ids must be >= 0.
     voxel_size : float or sequence of float
@@ -114,12 +121,14 @@ def hausdorff_distances(
     percentile : float, optional
         Required with ``method="percentile"``, in (0, 100]; not allowed otherwise.
     device : {"auto", "cpu", "gpu"}
+        Where to compute; see :func:`pycsc.ops._dispatch.choose_device`. The GPU path
+        (``pycsc.gpu.distance``) returns the same ids and float64 bits as the CPU path.
 
     Returns
     -------
-    ids : numpy.ndarray
-        Sorted distinct non-zero truth ids (uint64).
-    distances : numpy.ndarray
+    ids : numpy.ndarray or cupy.ndarray
+        Sorted distinct non-zero truth ids (uint64), where the input lives.
+    distances : numpy.ndarray or cupy.ndarray
         float64, one per id.
 
     Raises
@@ -140,10 +149,10 @@ def hausdorff_distances(
     >>> hausdorff_distances(truth, pred, 2.0, 10.0, method="modified")[1]
     array([ 1., 10.])
     """
-    if choose_device(device, truth, pred) == "gpu":
-        raise gpu_path_missing("hausdorff_distances")
-    truth = as_label_array(truth, "truth")
-    pred = as_label_array(pred, "pred")
+    on_gpu = choose_device(device, truth, pred) == "gpu"
+    as_labels = check_label_array if on_gpu else as_label_array
+    truth = as_labels(truth, "truth")
+    pred = as_labels(pred, "pred")
     require_same_shape(truth, pred, "truth", "pred")
     if voxel_size is None:
         raise InputTypeError("`voxel_size` is required: a number or one number per axis")
@@ -163,6 +172,9 @@ def hausdorff_distances(
         raise InputError(f"`percentile` is only used with method='percentile'; got method={method!r}")
     else:
         pct = 0.0
+    if on_gpu:
+        return run_on_gpu(_gpu_distance.hausdorff_distances, truth, pred, spacing=spacing, max_distance=cap,
+                          method=method, percentile=pct)
     from .. import _core
 
     try:
