@@ -4,7 +4,7 @@ import pytest
 
 def pytest_collection_modifyitems(config, items):
     """GPU tests skip cleanly where no GPU backend is usable."""
-    gpu_items = [it for it in items if "gpu" in it.keywords]
+    gpu_items = [it for it in items if it.get_closest_marker("gpu") is not None]
     if not gpu_items:
         return
     from pycsc import _gpu
