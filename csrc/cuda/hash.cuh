@@ -18,48 +18,32 @@
 #define PYCSC_STATUS_WORDS 32
 #define PYCSC_FLAGS 16
 
-struct PycscTable {
-  u64* keys;
-  u64 mask;        // capacity - 1
-  u32 shift;       // 64 - log2(capacity)
-  u64 limit;       // slots that may be claimed before the table overflows
-  u64* used;       // claimed slots
-  u64* overflow;   // set to 1 once the table is too small
-};
-
-__device__ __forceinline__ PycscTable pycsc_table(u64* keys, const u64* geom, int t, u64* status) {
-  PycscTable table;
-  table.keys = keys;
-  table.mask = geom[3 * t];
-  table.shift = (u32)geom[3 * t + 1];
-  table.limit = geom[3 * t + 2];
-  table.used = &status[8 + t];
-  table.overflow = &status[t];
-  return table;
-}
-
 __device__ __forceinline__ u64 pycsc_hash_home(u64 key, u32 shift) {
   return (key * 0x9E3779B97F4A7C15ull) >> shift;
 }
 
-// Slot of `key` (non-zero), claimed if new; -1 when the table has overflowed.
-__device__ i64 pycsc_table_slot(const PycscTable& t, u64 key) {
-  u64 h = pycsc_hash_home(key, t.shift);
-  for (u64 probe = 0; probe <= t.mask; ++probe) {
-    const u64 k = t.keys[h];
+// Slot of `key` (non-zero) in table t, claimed if new; -1 when the table has overflowed.
+// Called once per run, not per voxel: kept out of line, reading the geometry from memory,
+// so that the unrolled item loops stay small and hold few registers.
+__device__ __noinline__ i64 pycsc_table_slot(u64* keys, const u64* geom, int t, u64* status, u64 key) {
+  const u64 mask = geom[3 * t], limit = geom[3 * t + 2];
+  volatile u64* overflow = &status[t];
+  u64 h = pycsc_hash_home(key, (u32)geom[3 * t + 1]);
+  for (u64 probe = 0; probe <= mask; ++probe) {
+    const u64 k = keys[h];
     if (k == key) return (i64)h;
     if (k == 0) {
-      if (*(volatile u64*)t.overflow) return -1;
-      const u64 old = atomicCAS(&t.keys[h], 0ull, key);
+      if (*overflow) return -1;
+      const u64 old = atomicCAS(&keys[h], 0ull, key);
       if (old == 0) {
-        if (atomicAdd(t.used, 1ull) + 1 > t.limit) *(volatile u64*)t.overflow = 1;
+        if (atomicAdd(&status[8 + t], 1ull) + 1 > limit) *overflow = 1;
         return (i64)h;
       }
       if (old == key) return (i64)h;
     }
-    h = (h + 1) & t.mask;
+    h = (h + 1) & mask;
   }
-  *(volatile u64*)t.overflow = 1;
+  *overflow = 1;
   return -1;
 }
 
@@ -76,10 +60,11 @@ __device__ i64 pycsc_table_find(const u64* keys, const u64* geom, int t, u64 key
   return -1;
 }
 
-// Adds `count` voxels to `key`'s counter (nothing for an empty run).
-__device__ __forceinline__ void pycsc_table_add(const PycscTable& t, u64* counts, u64 key, u64 count) {
+// Adds `count` voxels to `key`'s counter in table t (nothing for an empty run).
+__device__ __forceinline__ void pycsc_table_add(u64* keys, u64* counts, const u64* geom, int t, u64* status,
+                                                u64 key, u64 count) {
   if (count == 0) return;
-  const i64 s = pycsc_table_slot(t, key);
+  const i64 s = pycsc_table_slot(keys, geom, t, status, key);
   if (s >= 0) atomicAdd(&counts[s], count);
 }
 
@@ -100,7 +85,8 @@ __device__ __forceinline__ void pycsc_table_add(const PycscTable& t, u64* counts
 #endif
 
 // Calls body(i, m) for each item of this thread: voxels [i, i + m), m <= PYCSC_ITEM, in
-// increasing i within a span; spans follow in increasing order too.
+// increasing i within a span; spans follow in increasing order too. Bodies loop over the
+// item with PYCSC_UNROLL and `if (j < m)`, so that the item stays in registers.
 template <class F>
 __device__ __forceinline__ void pycsc_for_each_item(u64 n, u64 span, F&& body) {
   const u64 spans = (n + span - 1) / span;
@@ -110,13 +96,83 @@ __device__ __forceinline__ void pycsc_for_each_item(u64 n, u64 span, F&& body) {
   }
 }
 
-// Loads a[i .. i+m) into v (as u64), unrolled when the item is full.
+// 16 bytes, for vector loads and stores (one ld/st.global.v2.u64 instead of several scalars).
+struct alignas(16) PycscVec16 {
+  u64 lo, hi;
+};
+
+// An item of PYCSC_ITEM values of type T occupies 8 * sizeof(T) bytes = `words` u64 words,
+// element j at bit 8 * sizeof(T) * j (little-endian). Full, aligned items move as vectors.
 template <class T>
-__device__ __forceinline__ void pycsc_load_item(const T* __restrict__ a, u64 i, u64 m, u64* v) {
-  if (m == PYCSC_ITEM) {
+__device__ __forceinline__ bool pycsc_item_aligned(const T* p, u64 m) {
+  const u64 bytes = PYCSC_ITEM * sizeof(T);
+  return m == PYCSC_ITEM && ((u64)p & ((bytes < 16 ? bytes : 16) - 1)) == 0;
+}
+
+// The register type items of T are loaded into: u32 up to 32-bit elements (half the registers).
+template <class T>
+struct PycscWord {
+  typedef u32 type;
+};
+template <>
+struct PycscWord<u64> {
+  typedef u64 type;
+};
+
+// Loads a[i .. i+m) into v (0 past m).
+template <class T>
+__device__ __forceinline__ void pycsc_load_item(const T* __restrict__ a, u64 i, u64 m,
+                                                typename PycscWord<T>::type* v) {
+  typedef typename PycscWord<T>::type W;
+  const T* p = a + i;
+  if (pycsc_item_aligned(p, m)) {
+    const int bits = 8 * (int)sizeof(T);
+    u64 w[PYCSC_ITEM];
+    if (sizeof(T) == 1) {
+      w[0] = *(const u64*)p;
+    } else {
+      PYCSC_UNROLL
+      for (int k = 0; k < (int)sizeof(T) / 2; ++k) {
+        const PycscVec16 x = ((const PycscVec16*)p)[k];
+        w[2 * k] = x.lo;
+        w[2 * k + 1] = x.hi;
+      }
+    }
+    const u64 mask = bits == 64 ? ~0ull : (1ull << (bits & 63)) - 1;
     PYCSC_UNROLL
-    for (int j = 0; j < PYCSC_ITEM; ++j) v[j] = a[i + j];
+    for (int j = 0; j < PYCSC_ITEM; ++j) v[j] = (W)((w[(j * bits) / 64] >> ((j * bits) % 64)) & mask);
   } else {
-    for (u64 j = 0; j < m; ++j) v[j] = a[i + j];
+    PYCSC_UNROLL
+    for (int j = 0; j < PYCSC_ITEM; ++j) v[j] = (u64)j < m ? (W)p[j] : (W)0;
+  }
+}
+
+// Stores v[0 .. m) (truncated to T) at a[i .. i+m).
+template <class T>
+__device__ __forceinline__ void pycsc_store_item(T* __restrict__ a, u64 i, u64 m, const u64* v) {
+  T* p = a + i;
+  if (pycsc_item_aligned(p, m)) {
+    const int bits = 8 * (int)sizeof(T);
+    const u64 mask = bits == 64 ? ~0ull : (1ull << (bits & 63)) - 1;
+    u64 w[PYCSC_ITEM];
+    PYCSC_UNROLL
+    for (int k = 0; k < PYCSC_ITEM; ++k) w[k] = 0;
+    PYCSC_UNROLL
+    for (int j = 0; j < PYCSC_ITEM; ++j) w[(j * bits) / 64] |= (v[j] & mask) << ((j * bits) % 64);
+    if (sizeof(T) == 1) {
+      *(u64*)p = w[0];
+    } else {
+      PYCSC_UNROLL
+      for (int k = 0; k < (int)sizeof(T) / 2; ++k) {
+        PycscVec16 x;
+        x.lo = w[2 * k];
+        x.hi = w[2 * k + 1];
+        ((PycscVec16*)p)[k] = x;
+      }
+    }
+  } else {
+    PYCSC_UNROLL
+    for (int j = 0; j < PYCSC_ITEM; ++j)
+      if ((u64)j < m) p[j] = (T)v[j];
   }
 }

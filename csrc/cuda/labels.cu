@@ -27,25 +27,26 @@
 
 extern "C" __global__ void value_count(const LABEL_T* __restrict__ a, u64 n, u64 span, u64* keys, u64* counts,
                                        u64* zero_stripes, const u64* geom, u64* status) {
-  const PycscTable table = pycsc_table(keys, geom, 0, status);
   u64 v_id = 0, v_n = 0, zeros = 0;
   pycsc_for_each_item(n, span, [&](u64 i, u64 m) {
-    u64 v[PYCSC_ITEM];
+    typename PycscWord<LABEL_T>::type v[PYCSC_ITEM];
     pycsc_load_item(a, i, m, v);
-    for (u64 j = 0; j < m; ++j) {
+    PYCSC_UNROLL
+    for (int j = 0; j < PYCSC_ITEM; ++j) {
+      if ((u64)j >= m) break;
       if (v[j] == 0) {
         ++zeros;
         continue;
       }
       if (v[j] != v_id) {
-        pycsc_table_add(table, counts, v_id, v_n);
+        pycsc_table_add(keys, counts, geom, 0, status, v_id, v_n);
         v_id = v[j];
         v_n = 0;
       }
       ++v_n;
     }
   });
-  pycsc_table_add(table, counts, v_id, v_n);
+  pycsc_table_add(keys, counts, geom, 0, status, v_id, v_n);
   if (zeros) atomicAdd(&zero_stripes[pycsc_thread_index() & (PYCSC_STRIPES - 1)], zeros);
 }
 
@@ -54,9 +55,10 @@ struct LabelBox {
   i64 lo[3], hi[3];
 };
 
-__device__ __forceinline__ void box_flush(const PycscTable& table, i64* boxes, u64 id, const LabelBox& b) {
+__device__ __forceinline__ void box_flush(u64* keys, const u64* geom, u64* status, i64* boxes, u64 id,
+                                          const LabelBox& b) {
   if (id == 0) return;
-  const i64 s = pycsc_table_slot(table, id);
+  const i64 s = pycsc_table_slot(keys, geom, 0, status, id);
   if (s < 0) return;
   i64* slot = boxes + 6 * s;
   for (int d = 0; d < 3; ++d) {
@@ -69,7 +71,6 @@ __device__ __forceinline__ void box_flush(const PycscTable& table, i64* boxes, u
 // {INT64_MAX x 3, -1 x 3}; (nz, ny, nx) is the C-ordered shape padded to 3D.
 extern "C" __global__ void box_update(const LABEL_T* __restrict__ a, u64 n, u64 span, u64 ny, u64 nx,
                                       u64 neg_mask, u64* keys, i64* boxes, const u64* geom, u64* status) {
-  const PycscTable table = pycsc_table(keys, geom, 0, status);
   u64 b_id = 0;
   LabelBox box;
   bool negative = false;
@@ -83,13 +84,15 @@ extern "C" __global__ void box_update(const LABEL_T* __restrict__ a, u64 n, u64 
       z = (i64)(i / nx / ny);
     }
     next = i + m;
-    u64 v[PYCSC_ITEM];
+    typename PycscWord<LABEL_T>::type v[PYCSC_ITEM];
     pycsc_load_item(a, i, m, v);
-    for (u64 j = 0; j < m; ++j) {
+    PYCSC_UNROLL
+    for (int j = 0; j < PYCSC_ITEM; ++j) {
+      if ((u64)j >= m) break;
       const u64 id = v[j];
       if (id != 0) {
         if (id != b_id) {
-          box_flush(table, boxes, b_id, box);
+          box_flush(keys, geom, status, boxes, b_id, box);
           b_id = id;
           negative |= (id & neg_mask) != 0;
           box.lo[0] = box.hi[0] = z;
@@ -112,7 +115,7 @@ extern "C" __global__ void box_update(const LABEL_T* __restrict__ a, u64 n, u64 
       }
     }
   });
-  box_flush(table, boxes, b_id, box);
+  box_flush(keys, geom, status, boxes, b_id, box);
   if (negative) status[LB_NEGATIVE] = 1;
 }
 
@@ -144,9 +147,11 @@ __device__ void remap_search_body(const LABEL_T* __restrict__ a, O* __restrict__
   bool have_last = false, last_known = false;
   O last_value = 0;
   pycsc_for_each_item(n, span, [&](u64 i, u64 m) {
-    u64 v[PYCSC_ITEM];
+    typename PycscWord<LABEL_T>::type v[PYCSC_ITEM];
+    u64 o[PYCSC_ITEM];
     pycsc_load_item(a, i, m, v);
-    for (u64 j = 0; j < m; ++j) {
+    PYCSC_UNROLL
+    for (int j = 0; j < PYCSC_ITEM; ++j) {
       if (!have_last || v[j] != last) {
         u64 lo = 0, hi = m_keys;
         while (lo < hi) {
@@ -161,9 +166,10 @@ __device__ void remap_search_body(const LABEL_T* __restrict__ a, O* __restrict__
         last_known = lo < m_keys && (u64)keys[lo] == v[j];
         last_value = last_known ? values[lo] : remap_keep<O>(v[j], sign_extend);
       }
-      if (!last_known && !preserve_missing && i + j < missing) missing = i + j;
-      out[i + j] = last_value;
+      if (!last_known && !preserve_missing && (u64)j < m && i + j < missing) missing = i + j;
+      o[j] = (u64)last_value;
     }
+    pycsc_store_item(out, i, m, o);
   });
   if (missing != ~0ull) atomicMin(first_missing, missing);
 }

@@ -34,20 +34,19 @@ __device__ void overlap_count_body(const TRUTH_T* __restrict__ truth, const P* _
                                    u64 span, u64 truth_neg, u64 pred_neg, u64* pair_keys,
                                    u64* pair_counts, u64* truth_keys, u64* truth_counts,
                                    u64* pred_keys, u64* pred_counts, const u64* geom, u64* status) {
-  const PycscTable pairs = pycsc_table(pair_keys, geom, 0, status);
-  const PycscTable truth_table = pycsc_table(truth_keys, geom, 1, status);
-  const PycscTable pred_table = pycsc_table(pred_keys, geom, 2, status);
   u64 g_id = 0, g_n = 0, p_id = 0, p_n = 0, k_id = 0, k_n = 0;
   bool g_neg = false, p_neg = false, wide = false;
   pycsc_for_each_item(n, span, [&](u64 i, u64 m) {
-    u64 gv[PYCSC_ITEM], pv[PYCSC_ITEM];
+    typename PycscWord<TRUTH_T>::type gv[PYCSC_ITEM];
+    typename PycscWord<P>::type pv[PYCSC_ITEM];
     pycsc_load_item(truth, i, m, gv);
     pycsc_load_item(pred, i, m, pv);
-    for (u64 j = 0; j < m; ++j) {
-      const u64 g = gv[j], p = pv[j];
+    PYCSC_UNROLL
+    for (int j = 0; j < PYCSC_ITEM; ++j) {
+      const u64 g = gv[j], p = pv[j];  // 0 past m: skipped like background
       if (g != 0) {
         if (g != g_id) {
-          pycsc_table_add(truth_table, truth_counts, g_id, g_n);
+          pycsc_table_add(truth_keys, truth_counts, geom, 1, status, g_id, g_n);
           g_id = g;
           g_n = 0;
           g_neg |= (g & truth_neg) != 0;
@@ -57,7 +56,7 @@ __device__ void overlap_count_body(const TRUTH_T* __restrict__ truth, const P* _
       }
       if (p != 0) {
         if (p != p_id) {
-          pycsc_table_add(pred_table, pred_counts, p_id, p_n);
+          pycsc_table_add(pred_keys, pred_counts, geom, 2, status, p_id, p_n);
           p_id = p;
           p_n = 0;
           p_neg |= (p & pred_neg) != 0;
@@ -69,7 +68,7 @@ __device__ void overlap_count_body(const TRUTH_T* __restrict__ truth, const P* _
       if (g != 0 && p != 0 && !wide) {
         const u64 key = (g << 32) | p;
         if (key != k_id) {
-          pycsc_table_add(pairs, pair_counts, k_id, k_n);
+          pycsc_table_add(pair_keys, pair_counts, geom, 0, status, k_id, k_n);
           k_id = key;
           k_n = 0;
         }
@@ -77,9 +76,9 @@ __device__ void overlap_count_body(const TRUTH_T* __restrict__ truth, const P* _
       }
     }
   });
-  pycsc_table_add(truth_table, truth_counts, g_id, g_n);
-  pycsc_table_add(pred_table, pred_counts, p_id, p_n);
-  if (!wide) pycsc_table_add(pairs, pair_counts, k_id, k_n);
+  pycsc_table_add(truth_keys, truth_counts, geom, 1, status, g_id, g_n);
+  pycsc_table_add(pred_keys, pred_counts, geom, 2, status, p_id, p_n);
+  if (!wide) pycsc_table_add(pair_keys, pair_counts, geom, 0, status, k_id, k_n);
   if (g_neg) status[OV_TRUTH_NEGATIVE] = 1;
   if (p_neg) status[OV_PRED_NEGATIVE] = 1;
   if (wide) status[OV_WIDE] = 1;
@@ -102,14 +101,15 @@ __device__ void overlap_count_ranked_body(const TRUTH_T* __restrict__ truth, con
                                           const u64* truth_keys, const u64* truth_ranks,
                                           const u64* pred_keys, const u64* pred_ranks, const u64* geom,
                                           u64* status) {
-  const PycscTable pairs = pycsc_table(pair_keys, geom, 0, status);
   u64 g_id = 0, g_rank = 0, p_id = 0, p_rank = 0, k_id = 0, k_n = 0;
   pycsc_for_each_item(n, span, [&](u64 i, u64 m) {
-    u64 gv[PYCSC_ITEM], pv[PYCSC_ITEM];
+    typename PycscWord<TRUTH_T>::type gv[PYCSC_ITEM];
+    typename PycscWord<P>::type pv[PYCSC_ITEM];
     pycsc_load_item(truth, i, m, gv);
     pycsc_load_item(pred, i, m, pv);
-    for (u64 j = 0; j < m; ++j) {
-      const u64 g = gv[j], p = pv[j];
+    PYCSC_UNROLL
+    for (int j = 0; j < PYCSC_ITEM; ++j) {
+      const u64 g = gv[j], p = pv[j];  // 0 past m
       if (g == 0 || p == 0) continue;
       if (g != g_id) {
         g_id = g;
@@ -121,14 +121,14 @@ __device__ void overlap_count_ranked_body(const TRUTH_T* __restrict__ truth, con
       }
       const u64 key = ((g_rank + 1) << 32) | (p_rank + 1);
       if (key != k_id) {
-        pycsc_table_add(pairs, pair_counts, k_id, k_n);
+        pycsc_table_add(pair_keys, pair_counts, geom, 0, status, k_id, k_n);
         k_id = key;
         k_n = 0;
       }
       ++k_n;
     }
   });
-  pycsc_table_add(pairs, pair_counts, k_id, k_n);
+  pycsc_table_add(pair_keys, pair_counts, geom, 0, status, k_id, k_n);
 }
 
 // One pair of entry points per pred element type.

@@ -19,8 +19,8 @@ SOURCE = "labels.cu"
 BITS = {1: "u8", 2: "u16", 4: "u32", 8: "u64"}
 _runtime.declare_builds(SOURCE, *({"LABEL_T": b} for b in BITS.values()))
 
-THREADS = 256
-MAX_BLOCKS = 2048
+THREADS = 128
+MAX_BLOCKS = 4096
 # Voxels per thread span (hash.cuh): long enough that objects' runs collapse in registers,
 # short enough that a 600^3 volume still gives every SM many warps. Tests shrink it so that
 # tiny volumes are shared by many threads.

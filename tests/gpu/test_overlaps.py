@@ -185,7 +185,8 @@ def device_pairs(rng, n: int):
     pred[pred % 7 == 3] += 1000
     yield "u32/u32", truth, pred
     yield "u32/u16 F", np.asfortranarray(truth), np.asfortranarray(pred.astype(np.uint16))
-    yield "u64 wide/u8", np.where(truth > 0, truth.astype(np.uint64) + np.uint64(2**40), np.uint64(0)), (pred % 251).astype(np.uint8)
+    wide = np.where(truth > 0, truth.astype(np.uint64) + np.uint64(2**40), np.uint64(0))
+    yield "u64 wide/u8", wide, (pred % 251).astype(np.uint8)
     yield "one object", np.ones_like(truth), np.ones_like(pred)
     yield "strided", truth[::2, ::-1], pred[1::2]
 
