@@ -169,13 +169,12 @@ def test_bad_input_raises_the_same_error_type(truth, pred, emu):
 
 def ellipsoids(n: int, count: int, rng, dtype=np.uint32) -> np.ndarray:
     lab = np.zeros((n, n, n), dtype)
-    zz, yy, xx = np.ogrid[:n, :n, :n]
     for i in range(1, count + 1):
         c, r = rng.uniform(0, n, 3), rng.uniform(2, max(3, n / 10), 3)
         lo, hi = np.maximum((c - r).astype(int), 0), np.minimum((c + r).astype(int) + 1, n)
-        sub = tuple(slice(a, b) for a, b in zip(lo, hi))
-        m = sum(((g[s] - ci) / ri) ** 2 for g, s, ci, ri in zip((zz, yy, xx), sub, c, r)) <= 1
-        lab[sub][m] = i
+        zz, yy, xx = np.ogrid[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]]
+        m = ((zz - c[0]) / r[0]) ** 2 + ((yy - c[1]) / r[1]) ** 2 + ((xx - c[2]) / r[2]) ** 2 <= 1
+        lab[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]][m] = i
     return lab
 
 
