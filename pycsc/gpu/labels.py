@@ -20,7 +20,9 @@ BITS = {1: "u8", 2: "u16", 4: "u32", 8: "u64"}
 _runtime.declare_builds(SOURCE, *({"LABEL_T": b} for b in BITS.values()))
 
 THREADS = 128
-MAX_BLOCKS = 4096
+# One span per thread: short-lived blocks keep the SMs evenly loaded (a capped grid-stride
+# grid that is not a whole number of waves leaves SMs idle in its last wave).
+MAX_BLOCKS = 65535 * 32
 # Voxels per thread span (hash.cuh): long enough that objects' runs collapse in registers,
 # short enough that a 600^3 volume still gives every SM many warps. Tests shrink it so that
 # tiny volumes are shared by many threads.
