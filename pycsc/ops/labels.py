@@ -2,7 +2,8 @@
 
 Each is one native pass with run-length scanning (background is skipped 64 voxels at a time)
 and per-value tables; they replace ``np.unique`` / ``fastremap.unique``, ``fastremap.remap``
-and ``cc3d.statistics`` in the evaluator.
+and ``cc3d.statistics`` in the evaluator. CuPy input (or ``device="gpu"``) runs the GPU paths
+of :mod:`pycsc.gpu.labels`, which give the same results, as CuPy arrays for CuPy input.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from .. import _core
+from .. import _core, _gpu
 from ..errors import InputError, InputTypeError
-from ._dispatch import as_label_array, choose_device, gpu_path_missing
+from ..gpu import labels as _gpu_labels
+from ._dispatch import as_label_array, check_label_array, choose_device, run_on_gpu
 
 _NDIMS = (1, 2, 3)
 
@@ -25,12 +27,14 @@ def unique(labels: Any, *, return_counts: bool = False, device: str = "auto") ->
 
     Parameters
     ----------
-    labels : numpy.ndarray
+    labels : numpy.ndarray or cupy.ndarray
         1D, 2D or 3D array of any integer or bool dtype, any memory layout.
     return_counts : bool
         Also return how many times each value occurs.
     device : {"auto", "cpu", "gpu"}
-        Where to compute; "auto" follows the input array.
+        Where to compute. "auto" runs CuPy input on the GPU and NumPy input on the CPU (or on
+        a usable GPU when it is large); "gpu" copies NumPy input there and the result back.
+        Both give the same result (GPU: one counting pass into a device hash table).
 
     Returns
     -------
@@ -42,7 +46,7 @@ def unique(labels: Any, *, return_counts: bool = False, device: str = "auto") ->
     Raises
     ------
     InputTypeError
-        If ``labels`` is not a NumPy array of an integer or bool dtype.
+        If ``labels`` is not a NumPy (or CuPy) array of an integer or bool dtype.
     InputError
         If ``labels`` is not 1D to 3D.
 
@@ -52,8 +56,8 @@ def unique(labels: Any, *, return_counts: bool = False, device: str = "auto") ->
     >>> unique(np.array([[3, 0, 3], [-1, 0, 0]], dtype=np.int16), return_counts=True)
     (array([-1,  0,  3], dtype=int16), array([1, 3, 2]))
     """
-    a, _ = _c_view(labels, "labels", device, "unique")
-    values, counts = _core.value_counts(a.view(np.uint8) if a.dtype == np.bool_ else a)
+    gpu, a, _ = _c_view(labels, "labels", device)
+    values, counts = _value_counts(a, gpu)
     values = values.astype(np.bool_) if a.dtype == np.bool_ else values
     return (values, counts) if return_counts else values
 
@@ -63,22 +67,22 @@ def voxel_counts(labels: Any, *, device: str = "auto") -> tuple[np.ndarray, np.n
 
     Parameters
     ----------
-    labels : numpy.ndarray
+    labels : numpy.ndarray or cupy.ndarray
         1D, 2D or 3D array of any integer or bool dtype, any memory layout; ids must be >= 0.
     device : {"auto", "cpu", "gpu"}
-        Where to compute; "auto" follows the input array.
+        Where to compute, as for :func:`unique` (same result on both).
 
     Returns
     -------
     ids : numpy.ndarray of uint64
-        The non-zero ids, sorted.
+        The non-zero ids, sorted (CuPy arrays for CuPy input, here and below).
     counts : numpy.ndarray of int64
         Voxel count of each id.
 
     Raises
     ------
     InputTypeError
-        If ``labels`` is not a NumPy array of an integer or bool dtype.
+        If ``labels`` is not a NumPy (or CuPy) array of an integer or bool dtype.
     InputError
         If ``labels`` is not 1D to 3D or holds negative values.
 
@@ -88,10 +92,10 @@ def voxel_counts(labels: Any, *, device: str = "auto") -> tuple[np.ndarray, np.n
     >>> voxel_counts(np.array([[7, 0, 7], [2, 0, 0]], dtype=np.uint32))
     (array([2, 7], dtype=uint64), array([1, 2]))
     """
-    a, _ = _c_view(labels, "labels", device, "voxel_counts")
-    values, counts = _core.value_counts(a.view(np.uint8) if a.dtype == np.bool_ else a)
+    gpu, a, _ = _c_view(labels, "labels", device)
+    values, counts = _value_counts(a, gpu)
     if values.size and values[0] < 0:
-        raise _negative_ids("labels", values[0])
+        raise _negative_ids("labels", int(values[0]))
     keep = values != 0
     return values[keep].astype(np.uint64), counts[keep]
 
@@ -101,15 +105,16 @@ def bounding_boxes(labels: Any, *, device: str = "auto") -> tuple[np.ndarray, np
 
     Parameters
     ----------
-    labels : numpy.ndarray
+    labels : numpy.ndarray or cupy.ndarray
         1D, 2D or 3D array of any integer or bool dtype, any memory layout; ids must be >= 0.
     device : {"auto", "cpu", "gpu"}
-        Where to compute; "auto" follows the input array.
+        Where to compute, as for :func:`unique` (same result on both; GPU: one pass, each id
+        mapped to a hash-table slot whose box grows by atomicMin / atomicMax).
 
     Returns
     -------
     ids : numpy.ndarray of uint64
-        The non-zero ids, sorted.
+        The non-zero ids, sorted (CuPy arrays for CuPy input, here and below).
     boxes : numpy.ndarray of int64, shape (len(ids), 2 * labels.ndim)
         ``[start_0, ..., start_{d-1}, stop_0, ..., stop_{d-1}]`` per id, stops exclusive, so
         ``labels[tuple(slice(b[i], b[d + i]) for i in range(d))]`` is the tight box.
@@ -117,7 +122,7 @@ def bounding_boxes(labels: Any, *, device: str = "auto") -> tuple[np.ndarray, np
     Raises
     ------
     InputTypeError
-        If ``labels`` is not a NumPy array of an integer or bool dtype.
+        If ``labels`` is not a NumPy (or CuPy) array of an integer or bool dtype.
     InputError
         If ``labels`` is not 1D to 3D or holds negative values.
 
@@ -128,10 +133,15 @@ def bounding_boxes(labels: Any, *, device: str = "auto") -> tuple[np.ndarray, np
     (array([4, 9], dtype=uint64), array([[0, 1, 2, 3],
            [2, 0, 3, 1]]))
     """
-    a, transposed = _c_view(labels, "labels", device, "bounding_boxes")
-    ids, boxes3, negative = _core.bounding_boxes(a.view(np.uint8) if a.dtype == np.bool_ else a)
+    gpu, a, transposed = _c_view(labels, "labels", device)
+    if gpu:
+        ids, boxes, negative_min = run_on_gpu(_gpu_labels.bounding_boxes, _ints(a), transposed=transposed)
+        if negative_min is not None:
+            raise _negative_ids("labels", negative_min)
+        return ids, boxes
+    ids, boxes3, negative = _core.bounding_boxes(_ints(a))
     if negative:
-        raise _negative_ids("labels", int(unique(a)[0]))
+        raise _negative_ids("labels", int(unique(a, device="cpu")[0]))
     d = a.ndim
     starts, stops = boxes3[:, 3 - d : 3], boxes3[:, 6 - d : 6]
     if transposed:
@@ -144,7 +154,7 @@ def remap(labels: Any, mapping: Any, *, preserve_missing: bool = True, device: s
 
     Parameters
     ----------
-    labels : numpy.ndarray
+    labels : numpy.ndarray or cupy.ndarray
         1D, 2D or 3D array of any integer or bool dtype (bool is read as uint8), any layout.
         Never modified.
     mapping : dict or (keys, values)
@@ -153,12 +163,13 @@ def remap(labels: Any, mapping: Any, *, preserve_missing: bool = True, device: s
     preserve_missing : bool
         True: values that are not keys keep their value. False: such a value raises.
     device : {"auto", "cpu", "gpu"}
-        Where to compute; "auto" follows the input array.
+        Where to compute, as for :func:`unique` (same result on both; GPU: a table gather for
+        8/16-bit labels, a binary search in the sorted keys per run of equal values otherwise).
 
     Returns
     -------
-    numpy.ndarray
-        Same shape and memory order as ``labels`` (C order for non-contiguous input). Its dtype
+    numpy.ndarray or cupy.ndarray
+        CuPy for CuPy input. Same shape and memory order as ``labels`` (C order for non-contiguous input). Its dtype
         is that of ``labels``, widened within the same kind (unsigned / signed) to the smallest
         dtype holding every new value of ``mapping`` (used or not), as fastremap does.
 
@@ -184,12 +195,15 @@ def remap(labels: Any, mapping: Any, *, preserve_missing: bool = True, device: s
     ...
     pycsc.errors.InputError: `labels` holds the value 3, which is not a key of `mapping`; add it, or pass preserve_missing=True to keep values that have no key
     """
-    a, transposed = _c_view(labels, "labels", device, "remap")
-    if a.dtype == np.bool_:
-        a = a.view(np.uint8)
+    gpu, a, transposed = _c_view(labels, "labels", device)
+    a = _ints(a)
     keys, values, usable = _mapping_arrays(mapping, a.dtype)
     out_dtype = _remap_dtype(a.dtype, values)
-    out, missing = _core.remap(a, keys, values[usable].astype(out_dtype), bool(preserve_missing))
+    new_values = values[usable].astype(out_dtype)
+    if gpu:
+        out, missing = run_on_gpu(_gpu_labels.remap, a, keys, new_values, preserve_missing=bool(preserve_missing))
+    else:
+        out, missing = _core.remap(a, keys, new_values, bool(preserve_missing))
     if out is None:
         raise InputError(
             f"`labels` holds the value {missing}, which is not a key of `mapping`; add it, "
@@ -198,15 +212,34 @@ def remap(labels: Any, mapping: Any, *, preserve_missing: bool = True, device: s
     return out.T if transposed else out
 
 
-def _c_view(labels: Any, name: str, device: str, kernel: str) -> tuple[np.ndarray, bool]:
-    """Validate; return a C-contiguous array of the same voxels and whether it is transposed.
+def _c_view(labels: Any, name: str, device: str) -> tuple[bool, Any, bool]:
+    """Validate; return whether to run on the GPU, the voxels in C order, and whether that
+    is the transpose of `labels`.
 
-    A Fortran-ordered array is read through its transpose (no copy); other layouts are copied.
+    A Fortran-ordered array is read through its transpose (no copy); on the CPU other
+    layouts are copied here, on the GPU by the driver.
     """
-    if choose_device(device, labels) == "gpu":
-        raise gpu_path_missing(kernel)
-    transposed = isinstance(labels, np.ndarray) and labels.flags.f_contiguous and not labels.flags.c_contiguous
-    return as_label_array(labels.T if transposed else labels, name, ndims=_NDIMS), transposed
+    gpu = choose_device(device, labels) == "gpu"
+    transposed = (
+        (isinstance(labels, np.ndarray) or _gpu.is_gpu_array(labels))
+        and labels.flags.f_contiguous
+        and not labels.flags.c_contiguous
+    )
+    view = labels.T if transposed else labels
+    if gpu:
+        return True, check_label_array(view, name, ndims=_NDIMS), transposed
+    return False, as_label_array(view, name, ndims=_NDIMS), transposed
+
+
+def _ints(a: Any) -> Any:
+    """Bool labels are read as uint8."""
+    return a.view(np.uint8) if a.dtype == np.bool_ else a
+
+
+def _value_counts(a: Any, gpu: bool) -> tuple[Any, Any]:
+    if gpu:
+        return run_on_gpu(_gpu_labels.value_counts, _ints(a))
+    return _core.value_counts(_ints(a))
 
 
 def _negative_ids(name: str, value: Any) -> InputError:

@@ -27,9 +27,10 @@ from ..errors import (
     TooManyInstancesError,
     TooManyOverlapEdgesError,
 )
+from ..gpu import overlaps as _gpu_overlaps
 from . import _official_flow
-from ._dispatch import as_label_array, choose_device, gpu_path_missing, require_same_shape
-from .overlaps import overlaps
+from ._dispatch import as_label_array, check_label_array, choose_device, require_same_shape, run_on_gpu, to_host
+from .overlaps import Overlaps, overlaps
 
 __all__ = ["match_instances", "optimal_matching"]
 
@@ -127,7 +128,7 @@ def match_instances(
 
     Parameters
     ----------
-    truth, pred : numpy.ndarray
+    truth, pred : numpy.ndarray or cupy.ndarray
         Instance labels of the same shape (1D, 2D or 3D), integer or bool, 0 = background.
     final_instance_ratio_cutoff : float, optional
         Ratio cutoff for many truth objects (official ``final_instance_ratio_cutoff``), > 0.
@@ -147,8 +148,10 @@ def match_instances(
         OR-Tools installed it warns and resolves natively. "native" always uses the native
         solver (same optimal cost, possibly another of the tied matchings).
     device : {"auto", "cpu", "gpu"}, optional
-        Where the overlap table is computed (no GPU path in this version: "gpu", or CuPy
-        input, raises BackendUnavailableError); the matching itself always runs on the CPU.
+        Where the overlap table is computed: "auto" uses the GPU for CuPy input (and for large
+        NumPy input when a GPU is usable), "gpu" copies NumPy input there. On the GPU the
+        maxima come from the same one-pass table (no separate reductions). The matching
+        itself (a small problem) always runs on the CPU; the result is the same on both.
 
     Returns
     -------
@@ -166,7 +169,7 @@ def match_instances(
     InputError, InputTypeError
         Invalid arrays or parameters.
     BackendUnavailableError
-        ``device="gpu"`` or CuPy input (GPU path not built yet).
+        ``device="gpu"`` without a usable GPU.
 
     Examples
     --------
@@ -185,12 +188,13 @@ def match_instances(
     if ties not in ("official", "native"):
         raise InputError(f"`ties` must be 'official' or 'native'; got {ties!r}")
     if choose_device(device, truth, pred) == "gpu":
-        raise gpu_path_missing("match_instances")
-    truth = as_label_array(truth, "truth", ndims=(1, 2, 3))
-    pred = as_label_array(pred, "pred", ndims=(1, 2, 3))
-    require_same_shape(truth, pred, "truth", "pred")
-
-    n_truth, n_pred = _max_label(truth, "truth"), _max_label(pred, "pred")
+        table, n_truth, n_pred = _gpu_table(truth, pred)
+    else:
+        truth = as_label_array(truth, "truth", ndims=(1, 2, 3))
+        pred = as_label_array(pred, "pred", ndims=(1, 2, 3))
+        require_same_shape(truth, pred, "truth", "pred")
+        n_truth, n_pred = _max_label(truth, "truth"), _max_label(pred, "pred")
+        table = None
     if n_truth == 0 and n_pred == 0:
         return {0: 0}
     if n_truth == 0 or n_pred == 0:
@@ -200,7 +204,8 @@ def match_instances(
     if ratio > cutoff:
         raise TooManyInstancesError(n_pred, n_truth, ratio, cutoff)
 
-    table = overlaps(truth, pred)
+    if table is None:
+        table = overlaps(truth, pred, device="cpu")
     n_edges = int(table.truth_ids.size)
     if n_edges > max_edges:
         raise TooManyOverlapEdgesError(n_edges, max_edges)
@@ -225,6 +230,24 @@ def match_instances(
     except ValueError as exc:  # only reachable through an inconsistent overlap table
         raise MatchingFailedError(str(exc)) from exc
     return dict(zip(matched_pred.tolist(), matched_truth.tolist()))
+
+
+def _gpu_table(truth: Any, pred: Any) -> tuple[Overlaps, int, int]:
+    """The overlap table computed on the GPU, on the host, with the two maxima read from it
+    (the largest label of a non-negative volume; 0 when it has none).
+
+    Errors are those of the CPU path, in its order: validation, then negative ids.
+    """
+    for a, name in ((truth, "truth"), (pred, "pred")):
+        check_label_array(a, name, ndims=(1, 2, 3))
+    require_same_shape(truth, pred, "truth", "pred")
+    ints = [a.view(np.uint8) if a.dtype == np.bool_ else a for a in (truth, pred)]
+    table = to_host(run_on_gpu(_gpu_overlaps.overlap_table, *ints))
+    for a, name in ((truth, "truth"), (pred, "pred")):
+        if table.pop(f"{name}_negative"):
+            raise InputError(f"`{name}` must hold non-negative instance ids; got {a.min()}")
+    maxima = [int(table[f"{name}_labels"][-1]) if table[f"{name}_labels"].size else 0 for name in ("truth", "pred")]
+    return Overlaps(**table), maxima[0], maxima[1]
 
 
 def _iou(table: Any) -> np.ndarray:

@@ -15,7 +15,8 @@ import numpy as np
 
 from .. import _core
 from ..errors import InputError
-from ._dispatch import as_label_array, choose_device, gpu_path_missing, require_same_shape
+from ..gpu import overlaps as _gpu_overlaps
+from ._dispatch import as_label_array, check_label_array, choose_device, require_same_shape, run_on_gpu
 
 _NDIMS = (1, 2, 3)
 
@@ -23,6 +24,8 @@ _NDIMS = (1, 2, 3)
 @dataclass(frozen=True, eq=False)
 class Overlaps:
     """Sparse contingency table and per-label voxel counts of two label volumes.
+
+    The arrays are NumPy arrays, or CuPy arrays when the inputs were CuPy arrays.
 
     Attributes
     ----------
@@ -53,12 +56,15 @@ def overlaps(truth: Any, pred: Any, *, device: str = "auto") -> Overlaps:
 
     Parameters
     ----------
-    truth, pred : numpy.ndarray
+    truth, pred : numpy.ndarray or cupy.ndarray
         Label volumes of the same shape (1D, 2D or 3D), any integer or bool dtype; the two
         dtypes may differ. 0 is background. Any memory layout is accepted (C- or
         Fortran-ordered arrays are read in place; other views are copied once).
     device : {"auto", "cpu", "gpu"}
-        Where to compute; "auto" follows the input arrays.
+        Where to compute. "auto" runs CuPy input on the GPU and NumPy input on the CPU (or
+        on a usable GPU when it is large); "gpu" copies NumPy input to the GPU and the table
+        back. Both give the same table: one pass counts pairs and sizes into device hash
+        tables, which are then sorted on the device.
 
     Returns
     -------
@@ -69,7 +75,7 @@ def overlaps(truth: Any, pred: Any, *, device: str = "auto") -> Overlaps:
     Raises
     ------
     InputTypeError
-        If an input is not a NumPy array or has a non-integer dtype.
+        If an input is not a NumPy (or CuPy) array or has a non-integer dtype.
     InputError
         If the shapes differ, an input is not 1D to 3D, or a signed input holds negative
         ids (instance ids must be >= 0, as the official ``np.bincount`` also requires).
@@ -88,9 +94,13 @@ def overlaps(truth: Any, pred: Any, *, device: str = "auto") -> Overlaps:
     (array([5, 7], dtype=uint64), array([2, 2]))
     """
     if choose_device(device, truth, pred) == "gpu":
-        raise gpu_path_missing("overlaps")
-    truth_c, pred_c = _same_order_views(truth, pred)
-    table = _core.overlaps(truth_c, pred_c)
+        check_label_array(truth, "truth", ndims=_NDIMS)
+        check_label_array(pred, "pred", ndims=_NDIMS)
+        require_same_shape(truth, pred, "truth", "pred")
+        table = run_on_gpu(_gpu_overlaps.overlap_table, _as_int(truth), _as_int(pred))
+    else:
+        truth_c, pred_c = _same_order_views(truth, pred)
+        table = _core.overlaps(truth_c, pred_c)
     for name in ("truth", "pred"):
         if table.pop(f"{name}_negative"):
             raise InputError(
@@ -111,6 +121,11 @@ def _same_order_views(truth: Any, pred: Any) -> tuple[np.ndarray, np.ndarray]:
     pred_c = as_label_array(pred.T if flip else pred, "pred", ndims=_NDIMS)
     require_same_shape(truth, pred, "truth", "pred")
     return truth_c, pred_c
+
+
+def _as_int(a: Any) -> Any:
+    """Bool volumes are counted as uint8 (ids 0 and 1), as on the CPU."""
+    return a.view(np.uint8) if a.dtype == np.bool_ else a
 
 
 def _fortran_only(a: Any) -> bool:
