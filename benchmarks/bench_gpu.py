@@ -122,7 +122,6 @@ def main() -> int:
     pred_d = cp.asarray(pred)
     row(f"overlaps u32 {n}^3", 1.5e-3, lambda: ops.overlaps(labels_d, pred_d),
         lambda: ops.overlaps(labels, pred, device="cpu"), labels.size)
-    del pred, pred_d
     row(f"rescale order 0 u32 {n}^3 x0.5", 0.5e-3, lambda: ops.rescale(labels_d, 0.5, 0),
         lambda: ops.rescale(labels, 0.5, 0, device="cpu"), labels.size)
     row(f"rescale order 0 u32 {n // 2}^3 x2", None, lambda: ops.rescale(labels_d[::2, ::2, ::2].copy(), 2.0, 0),
@@ -131,21 +130,18 @@ def main() -> int:
     smooth_d = cp.asarray(smooth)
     row(f"rescale order 1 AA f32 {n}^3 x0.5", None, lambda: ops.rescale(smooth_d, 0.5, 1),
         lambda: ops.rescale(smooth, 0.5, 1, device="cpu"), smooth.size)
-    del smooth, smooth_d
     row(f"unique u32 {n}^3", None, lambda: ops.unique(labels_d), lambda: ops.unique(labels, device="cpu"), labels.size)
     row(f"voxel_counts u32 {n}^3", None, lambda: ops.voxel_counts(labels_d),
         lambda: ops.voxel_counts(labels, device="cpu"), labels.size)
     mapping = {int(i): int(i) * 7 % 100003 for i in range(1, int(labels.max()) + 1)}
     row(f"remap u32 {n}^3", None, lambda: ops.remap(labels_d, mapping),
         lambda: ops.remap(labels, mapping, device="cpu"), labels.size)
-    del blob, blob_d, labels, labels_d
 
     e = 256
     mask = blob_volume(e, seed=3).astype(bool)
     mask_d = cp.asarray(mask)
     row(f"edt anisotropic {e}^3", None, lambda: ops.distance_transform_edt(mask_d, (8.0, 4.0, 4.0)),
         lambda: ops.distance_transform_edt(mask, (8.0, 4.0, 4.0), device="cpu"), mask.size)
-    del mask, mask_d
 
     truth = ellipsoid_labels(c, count=args.count, seed=5).astype(np.uint32)
     pred = perturbed(truth, seed=6)

@@ -9,7 +9,6 @@ gate or the overlap-edge cap contribute nothing (B4); unmatched objects on eithe
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 

@@ -21,10 +21,10 @@ import numpy as np
 
 from ..errors import DataError
 from ..io.arrays import write_arrays
-from ..io.geometry import Box, VoxelGrid
+from ..io.geometry import VoxelGrid
 from ..io.manifest import CropRow, write_manifest_csv
 from ..io.ngff import Multiscale, ScaleLevel, pyramid, write_multiscale, write_multiscales
-from .presets import CLASS_SETS, TEST_CROP_ID_BASE, CropSpec, DatasetSpec, Preset, get_preset
+from .presets import CLASS_SETS, TEST_CROP_ID_BASE, DatasetSpec, Preset, get_preset
 from .raster import all_volume, class_volume, rasterize
 from .scene import Scene, build_scene
 from .texture import downsample_mean, em_texture

@@ -3,14 +3,12 @@ folder, the user's submission never modified."""
 
 from __future__ import annotations
 
-import io
 import os
 import shutil
 import struct
 import zipfile
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from pycsc.errors import SubmissionError

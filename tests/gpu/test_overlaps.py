@@ -16,50 +16,15 @@ import numpy as np
 import pytest
 
 from pycsc import ops
-from pycsc.errors import InputError, InputTypeError
+from pycsc.errors import InputError
 from pycsc.gpu import labels as gpu_labels
+
+from _volumes import make_labels, outcome
 
 DTYPES = ["uint8", "uint16", "uint32", "uint64", "int8", "int16", "int32", "int64", "bool"]
 SHAPES = [(0,), (0, 3), (1,), (1, 1, 1), (1, 45), (45, 1), (7, 13), (5, 6, 7), (4, 9, 23)]
 LAYOUTS = [("C", "C"), ("F", "F"), ("C", "F"), ("strided", "C"), ("strided", "strided")]
 FIELDS = ["truth_ids", "pred_ids", "counts", "truth_labels", "truth_sizes", "pred_labels", "pred_sizes"]
-
-
-def palette(dtype: np.dtype, ids: str) -> list[int]:
-    if dtype == np.bool_:
-        return [1]
-    info = np.iinfo(dtype)
-    if ids == "small":
-        return [1, 2, 3, 4, 7]
-    if ids == "max":
-        return [int(info.max), int(info.max) - 1, 1] + ([2**32 + 1, 2**32 - 1, 2**40] if dtype.itemsize == 8 else [])
-    return [-1, int(info.min), 2, 3]
-
-
-def make_labels(shape, dtype, ids: str, layout: str, rng) -> np.ndarray:
-    dtype = np.dtype(dtype)
-    full = (2 * shape[0],) + tuple(shape[1:]) if layout == "strided" else tuple(shape)
-    size = int(np.prod(full))
-    pal = np.array(palette(dtype, ids), dtype=object)
-    runs = rng.integers(1, 30, size=size // 3 + 2)
-    values = pal[rng.integers(0, pal.size, size=runs.size)]
-    values[rng.random(runs.size) < 0.35] = 0
-    flat = np.repeat(values, runs)[:size]
-    noise = rng.random(size) < 0.05
-    flat[noise] = pal[rng.integers(0, pal.size, size=int(noise.sum()))]
-    a = (np.array(list(flat), dtype=object).astype(dtype) if size else np.zeros(0, dtype)).reshape(full)
-    if layout == "F":
-        return np.asfortranarray(a)
-    if layout == "strided":
-        return np.flip(a[::2], axis=-1)
-    return a
-
-
-def outcome(fn, *args, **kwargs):
-    try:
-        return fn(*args, **kwargs)
-    except (InputError, InputTypeError) as exc:
-        return type(exc), str(exc)
 
 
 def assert_same_table(got, want) -> None:

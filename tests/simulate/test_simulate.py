@@ -2,7 +2,6 @@
 label consistency with the official class table, learnable EM contrast."""
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
