@@ -83,7 +83,7 @@ def run_on_gpu(fn: Any, *arrays: Any, **kwargs: Any) -> Any:
 def to_host(obj: Any) -> Any:
     """`obj` with every CuPy array in it (tuples, lists, dicts, dataclasses) copied to NumPy."""
     if _gpu.is_gpu_array(obj):
-        return obj.get()
+        return obj.get(order="A")  # keep a Fortran-ordered result Fortran-ordered (CuPy's default is C)
     if isinstance(obj, tuple) and not hasattr(obj, "_fields"):
         return tuple(to_host(x) for x in obj)
     if isinstance(obj, list):
@@ -94,14 +94,6 @@ def to_host(obj: Any) -> Any:
         return dataclasses.replace(obj, **{f.name: to_host(getattr(obj, f.name))
                                            for f in dataclasses.fields(obj) if f.init})
     return obj
-
-
-def gpu_path_missing(kernel: str) -> BackendUnavailableError:
-    """The error for a kernel whose GPU path is not built into this version."""
-    return BackendUnavailableError(
-        f"{kernel}: this version of pycsc has no GPU path for this kernel; "
-        "pass NumPy arrays (x.get()) and device='cpu'"
-    )
 
 
 def as_label_array(a: Any, name: str, *, ndims: tuple[int, ...] = (2, 3), allow_bool: bool = True) -> np.ndarray:

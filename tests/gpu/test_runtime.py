@@ -102,7 +102,8 @@ def test_to_host_walks_containers():
     class FakeCupy:  # module name decides is_gpu_array
         __module__ = "cupy._core"
 
-        def get(self):
+        def get(self, order="C"):
+            assert order == "A"  # Fortran-ordered device results stay Fortran-ordered
             return np.arange(2)
 
     out = _dispatch.to_host((FakeCupy(), [FakeCupy()], {"k": Pair(FakeCupy(), 3)}, 5))
