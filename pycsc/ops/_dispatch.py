@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import _gpu
 from ..gpu import _runtime
-from ..errors import BackendUnavailableError, InputError, InputTypeError
+from ..errors import InputError, InputTypeError
 
 DEVICES = ("auto", "cpu", "gpu")
 
