@@ -71,6 +71,7 @@ def _translation_unit(source_text: str, kernels) -> str:
             f"{{ pycsc_emu::launch(gx, gy, gz, bx, by, bz, mode, seed, [&] {{ {name}({names}); }}); }}"
         )
         out.append(f'extern "C" void emu_kinds_{name}(int* out) {{ {kinds}(void)out; }}')
+    out.append('extern "C" void pycsc_emu_set_workers(int n) { pycsc_emu::workers = n; }')
     return "\n".join(out)
 
 
@@ -124,9 +125,12 @@ class EmulatedBackend:
 
     xp = np
 
-    def __init__(self, order: str = "shuffle", seed: int = 0):
-        self.order = {"forward": 0, "reverse": 1, "shuffle": 2}[order]
+    def __init__(self, order: str = "shuffle", seed: int = 0, workers: int = 4):
+        """`order`: "forward", "reverse" or "shuffle" run blocks one after another; "threads"
+        runs them on `workers` OS threads at once, with real atomics."""
+        self.order = {"forward": 0, "reverse": 1, "shuffle": 2, "threads": 3}[order]
         self.seed = seed
+        self.workers = workers
         self.launches: list[tuple] = []
         self._libs: dict = {}
 
@@ -139,6 +143,7 @@ class EmulatedBackend:
         if key not in self._libs:
             self._libs[key] = build(source, defines)
         lib, kernels = self._libs[key]
+        lib.pycsc_emu_set_workers(ctypes.c_int(self.workers))
         params = dict(kernels)
         if name not in params:
             raise AttributeError(f"{source}: no kernel {name!r} (has {sorted(params)})")
@@ -166,7 +171,7 @@ def build(source: str, defines: dict[str, str] | None):
             cpp = _CACHE / f"{Path(source).stem}-{key}.cpp"
             cpp.write_text(_translation_unit(text, kernels))
             tmp = so.with_suffix(f".{os.getpid()}.tmp")
-            cmd = [compiler(), "-std=c++17", "-O1", "-fPIC", "-shared", "-ffp-contract=off",
+            cmd = [compiler(), "-std=c++17", "-O1", "-fPIC", "-shared", "-pthread", "-ffp-contract=off",
                    "-Wall", "-Wno-unused-function", "-Wno-unused-variable", "-Wno-unused-but-set-variable",
                    f"-I{HERE}", *opts, str(cpp), "-o", str(tmp)]
             res = subprocess.run(cmd, capture_output=True, text=True)

@@ -1,8 +1,15 @@
 // Host emulation of the CUDA built-ins that pycsc kernels may use (see csrc/cuda/common.cuh).
-// Threads run one after another, so atomics are plain read-modify-writes returning the old
-// value. Anything not defined here (__syncthreads, __shared__, warp intrinsics) fails to
-// compile, which keeps kernels within the rules the emulator can check.
+// Within a block, GPU threads run one after another. Blocks run either one after another in
+// a chosen order (forward, reverse, seeded shuffle), or spread over several OS threads at
+// once ("threads" mode), where the atomics below are real and kernels truly race on shared
+// data. Plain loads and stores that race are formally undefined in C++; aligned words on
+// x86 behave like the GPU's relaxed accesses. Anything not defined here (__syncthreads,
+// __shared__, warp intrinsics) fails to compile, which keeps kernels within the rules the
+// emulator can check.
 #pragma once
+#include <atomic>
+#include <thread>
+#include <vector>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -19,7 +26,7 @@
 struct uint3 { unsigned int x, y, z; };
 struct dim3 { unsigned int x, y, z; };
 
-inline uint3 threadIdx, blockIdx;
+inline thread_local uint3 threadIdx, blockIdx;
 inline dim3 blockDim, gridDim;
 
 using std::min;
@@ -38,10 +45,21 @@ using std::exp;
 using std::log;
 using std::pow;
 
-template <class T> inline T pycsc_emu_old(T* p, T v) { T o = *p; *p = v; return o; }
-#define PYCSC_EMU_ATOMIC(NAME, EXPR)                                              \
-  template <class T, class U> inline T NAME(T* p, U v_) {                        \
-    T v = static_cast<T>(v_); T o = *p; *p = (EXPR); return o; }
+// Every atomic is a compare-and-swap loop on the value's bytes (as the GPU compares them),
+// so one template serves integers, float and double alike.
+template <class T, class F> inline T pycsc_emu_rmw(T* p, F f) {
+  T old;
+  __atomic_load(p, &old, __ATOMIC_SEQ_CST);
+  for (;;) {
+    T desired = f(old);
+    if (__atomic_compare_exchange(p, &old, &desired, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+      return old;
+  }
+}
+#define PYCSC_EMU_ATOMIC(NAME, EXPR)                                                  \
+  template <class T, class U> inline T NAME(T* p, U v_) {                            \
+    const T v = static_cast<T>(v_);                                                  \
+    return pycsc_emu_rmw(p, [&](T o) -> T { return (EXPR); }); }
 PYCSC_EMU_ATOMIC(atomicAdd, o + v)
 PYCSC_EMU_ATOMIC(atomicSub, o - v)
 PYCSC_EMU_ATOMIC(atomicMin, (v < o ? v : o))
@@ -51,10 +69,13 @@ PYCSC_EMU_ATOMIC(atomicOr, o | v)
 PYCSC_EMU_ATOMIC(atomicAnd, o & v)
 PYCSC_EMU_ATOMIC(atomicXor, o ^ v)
 template <class T, class U, class V> inline T atomicCAS(T* p, U cmp, V v) {
-  T o = *p; if (o == static_cast<T>(cmp)) *p = static_cast<T>(v); return o; }
+  T expected = static_cast<T>(cmp), desired = static_cast<T>(v);
+  __atomic_compare_exchange(p, &expected, &desired, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+  return expected;  // the old value whether or not the swap happened
+}
 
 template <class T> inline T __ldg(const T* p) { return *p; }
-inline void __threadfence() {}
+inline void __threadfence() { std::atomic_thread_fence(std::memory_order_seq_cst); }
 inline int __popc(unsigned int x) { return __builtin_popcount(x); }
 inline int __popcll(unsigned long long x) { return __builtin_popcountll(x); }
 inline int __clz(unsigned int x) { return x ? __builtin_clz(x) : 32; }
@@ -104,22 +125,40 @@ struct Order {
   }
 };
 
+// OS threads for "threads" mode (set from Python through pycsc_emu_set_workers).
+inline int workers = 4;
+
+template <class F>
+inline void run_block(unsigned long long b, unsigned gx, unsigned gy, unsigned bx, unsigned by,
+                      unsigned bz, F& body) {
+  blockIdx = {unsigned(b % gx), unsigned((b / gx) % gy), unsigned(b / gx / gy)};
+  for (unsigned z = 0; z < bz; ++z)
+    for (unsigned y = 0; y < by; ++y)
+      for (unsigned x = 0; x < bx; ++x) {
+        threadIdx = {x, y, z};
+        body();
+      }
+}
+
+// mode 0 forward, 1 reverse, 2 seeded shuffle: blocks one after another. Mode 3: blocks in a
+// seeded shuffle, taken by `workers` OS threads at once.
 template <class F>
 inline void launch(unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
                    int mode, unsigned long long seed, F&& body) {
   gridDim = {gx, gy, gz};
   blockDim = {bx, by, bz};
-  unsigned long long nb = (unsigned long long)gx * gy * gz;
-  Order order(nb, mode, seed);
-  for (unsigned long long k = 0; k < nb; ++k) {
-    unsigned long long b = order[k];
-    blockIdx = {unsigned(b % gx), unsigned((b / gx) % gy), unsigned(b / gx / gy)};
-    for (unsigned z = 0; z < bz; ++z)
-      for (unsigned y = 0; y < by; ++y)
-        for (unsigned x = 0; x < bx; ++x) {
-          threadIdx = {x, y, z};
-          body();
-        }
+  const unsigned long long nb = (unsigned long long)gx * gy * gz;
+  const Order order(nb, mode == 3 ? 2 : mode, seed);
+  if (mode != 3 || workers <= 1 || nb <= 1) {
+    for (unsigned long long k = 0; k < nb; ++k) run_block(order[k], gx, gy, bx, by, bz, body);
+    return;
   }
+  std::atomic<unsigned long long> next{0};
+  std::vector<std::thread> pool;
+  for (int w = 0; w < workers; ++w)
+    pool.emplace_back([&] {
+      for (unsigned long long k; (k = next.fetch_add(1)) < nb;) run_block(order[k], gx, gy, bx, by, bz, body);
+    });
+  for (auto& t : pool) t.join();
 }
 }  // namespace pycsc_emu
