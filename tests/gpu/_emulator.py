@@ -95,8 +95,10 @@ class EmulatedKernel:
         block = tuple(block) + (1,) * (3 - len(block))
         if len(args) != len(self.kinds):
             raise TypeError(f"{self.name}: {len(args)} arguments for {len(self.kinds)} parameters")
-        if any(int(g) < 1 for g in grid) or any(int(b) < 1 for b in block) or np.prod(block) > 1024:
-            raise ValueError(f"{self.name}: bad launch grid={grid} block={block}")
+        # The device's launch limits: a kernel launched past them fails on a GPU, not here.
+        if (any(int(g) < 1 for g in grid) or any(int(b) < 1 for b in block) or np.prod(block) > 1024
+                or grid[0] > 2**31 - 1 or grid[1] > 65535 or grid[2] > 65535 or block[2] > 64):
+            raise ValueError(f"{self.name}: launch outside CUDA's limits: grid={grid} block={block}")
         if shared_mem:
             raise ValueError(f"{self.name}: dynamic shared memory is not supported by the emulator")
         cargs = []
