@@ -8,9 +8,17 @@ block one after another, blocks in a seeded shuffled order. Each call checks tha
 arguments match the kernel's parameters in kind and width, the mistake CuPy would pass
 through silently.
 
-What this checks: the driver logic, the kernels' arithmetic and their independence of block
-order. What it cannot: races between threads that truly run at once, CuPy-only API
-differences, and speed. Those need the ``gpu``-marked tests on a real device.
+Device memory is emulated too: ``xp.asarray`` gives a :class:`DeviceArray` (a NumPy array
+that reports itself as CuPy's), and the rules CuPy enforces are enforced here: NumPy
+functions refuse device arrays, ``xp`` functions other than ``asarray``/``array`` refuse host
+arrays, arithmetic may not mix the two, kernels take only device arrays, and results come
+back to the host only through ``.get()``. So a driver that would trip over CuPy's host/device
+boundary fails here.
+
+What this checks: the driver logic and its host/device boundary, the kernels' arithmetic,
+their independence of block order and (in "threads" mode) their atomics under real
+contention. What it cannot: the GPU's memory model, CuPy's own numerics, and speed. Those
+need the ``gpu``-marked tests on a real device.
 """
 
 from __future__ import annotations
@@ -30,6 +38,80 @@ import numpy as np
 from pycsc.gpu._runtime import define_options, load_source
 
 HERE = Path(__file__).resolve().parent
+_depth = threading.local()
+
+
+class DeviceArray(np.ndarray):
+    """A NumPy array standing in for a ``cupy.ndarray`` (``pycsc._gpu.is_gpu_array`` says yes)."""
+
+    def __array_function__(self, func, types, args, kwargs):
+        if not getattr(_depth, "n", 0):
+            raise TypeError(f"numpy.{func.__name__} was given a device array; use xp.{func.__name__} "
+                            "(CuPy refuses implicit device-to-host conversion)")
+        return super().__array_function__(func, types, args, kwargs)
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        if any(type(x) is np.ndarray and x.ndim > 0 for x in inputs):
+            raise TypeError(f"{ufunc.__name__} mixes a device array with a host array (CuPy refuses this)")
+        args = [x.view(np.ndarray) if isinstance(x, DeviceArray) else x for x in inputs]
+        if "out" in kwargs:
+            kwargs["out"] = tuple(x.view(np.ndarray) if isinstance(x, DeviceArray) else x for x in kwargs["out"])
+        out = getattr(ufunc, method)(*args, **kwargs)
+        return _to_device(out)
+
+    def get(self, stream=None, order="C", out=None):
+        order = "F" if order == "A" and self.flags.f_contiguous and not self.flags.c_contiguous else order
+        return np.array(self.view(np.ndarray), order="F" if order == "F" else "C", copy=True)
+
+
+DeviceArray.__module__ = "cupy._emulated"  # what is_gpu_array looks at
+
+
+def _to_device(obj):
+    if isinstance(obj, np.ndarray) and not isinstance(obj, DeviceArray):
+        return obj.view(DeviceArray)
+    if isinstance(obj, np.generic):  # CuPy reductions give 0-d device arrays, not scalars
+        return np.asarray(obj).view(DeviceArray)
+    if isinstance(obj, tuple):
+        return tuple(_to_device(x) for x in obj)
+    if isinstance(obj, list):
+        return [_to_device(x) for x in obj]
+    return obj
+
+
+def _is_host_array(x) -> bool:
+    return type(x) is np.ndarray and x.ndim > 0
+
+
+class EmulatedXP:
+    """The ``xp`` of the emulator: NumPy's functions with CuPy's host/device rules."""
+
+    _TAKES_HOST = {"asarray", "array", "asnumpy"}
+
+    def __getattr__(self, name):
+        obj = getattr(np, name)
+        if not callable(obj) or isinstance(obj, type):  # dtypes, constants
+            return obj
+
+        def call(*args, **kwargs):
+            if name not in self._TAKES_HOST:
+                flat = list(args) + list(kwargs.values())
+                flat += [y for x in flat if isinstance(x, (list, tuple)) for y in x]
+                if any(_is_host_array(x) for x in flat):
+                    raise TypeError(f"xp.{name} was given a NumPy array; move it with xp.asarray first "
+                                    "(CuPy functions take device arrays only)")
+            _depth.n = getattr(_depth, "n", 0) + 1
+            try:
+                out = obj(*args, **kwargs)
+            finally:
+                _depth.n -= 1
+            if name == "asnumpy":
+                return np.array(out.view(np.ndarray) if isinstance(out, DeviceArray) else out)
+            return _to_device(out)
+
+        return call
+
+
 _ENTRY = re.compile(r'extern\s+"C"\s+__global__\s+void\s+(\w+)\s*\(([^)]*)\)', re.S)
 _CACHE = Path(tempfile.gettempdir()) / f"pycsc-emu-{os.getuid()}"
 _lock = threading.Lock()
@@ -104,8 +186,9 @@ class EmulatedKernel:
         cargs = []
         for i, (a, (kind, width)) in enumerate(zip(args, self.kinds)):
             if kind == "p":
-                if not isinstance(a, np.ndarray):
-                    raise TypeError(f"{self.name} argument {i}: expected an array, got {type(a).__name__}")
+                if not isinstance(a, DeviceArray):
+                    raise TypeError(f"{self.name} argument {i}: expected a device array, got {type(a).__name__} "
+                                    "(CuPy kernels take device arrays only)")
                 cargs.append(ctypes.c_void_p(a.ctypes.data))
                 continue
             if not isinstance(a, np.generic):
@@ -123,9 +206,9 @@ class EmulatedKernel:
 
 
 class EmulatedBackend:
-    """NumPy arrays; kernels compiled for the host and run thread by thread."""
+    """Emulated device arrays; kernels compiled for the host and run thread by thread."""
 
-    xp = np
+    xp = EmulatedXP()
 
     def __init__(self, order: str = "shuffle", seed: int = 0, workers: int = 4):
         """`order`: "forward", "reverse" or "shuffle" run blocks one after another; "threads"

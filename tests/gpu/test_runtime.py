@@ -60,9 +60,27 @@ def test_emulator_checks_scalar_widths(emu):
     _, kernels = build(source, defines)
     name, params = next((n, p) for n, p in kernels if any("*" not in t for t, _ in p))
     k = emu.kernel(source, name, defines)
-    args = [np.zeros(4, np.uint8) if kind == "p" else 7 for kind, _ in k.kinds]
+    args = [emu.xp.zeros(4, np.uint8) if kind == "p" else 7 for kind, _ in k.kinds]
     with pytest.raises(TypeError, match="NumPy scalar"):
         k((1,), (1,), tuple(args))
+    host = [np.zeros(4, np.uint8) if kind == "p" else np.uint64(0) for kind, _ in k.kinds]
+    with pytest.raises(TypeError, match="device array"):
+        k((1,), (1,), tuple(host))
+
+
+def test_emulated_device_memory_follows_cupy_rules(emu):
+    xp = emu.xp
+    dev, host = xp.asarray(np.arange(6)), np.arange(6)
+    assert _dispatch._gpu.is_gpu_array(dev) and not _dispatch._gpu.is_gpu_array(host)
+    with pytest.raises(TypeError, match="numpy.concatenate was given a device array"):
+        np.concatenate([dev, dev])
+    with pytest.raises(TypeError, match="xp.concatenate was given a NumPy array"):
+        xp.concatenate([dev, host])
+    with pytest.raises(TypeError, match="mixes a device array with a host array"):
+        dev + host
+    assert _dispatch._gpu.is_gpu_array(dev.sum()) and int(dev.sum()) == 15  # 0-d, as CuPy gives
+    back = xp.asfortranarray(xp.asarray(np.ones((2, 3)))).get(order="A")
+    assert type(back) is np.ndarray and back.flags.f_contiguous
 
 
 def test_auto_stays_on_cpu_without_gpu(monkeypatch):
@@ -124,3 +142,41 @@ def test_cupy_backend_needs_a_gpu(monkeypatch):
 def test_emulator_runs_blocks_in_any_order():
     assert EmulatedBackend(order="reverse").next_order()[0] == 1
     assert ops  # the public package imports with the GPU drivers present
+
+
+def _calls(a, b):
+    """One call of every public kernel on label arrays `a`, `b` (host or device alike)."""
+    return {
+        "connected_components": lambda **k: ops.connected_components(a, **k),
+        "unique": lambda **k: ops.unique(a, return_counts=True, **k),
+        "voxel_counts": lambda **k: ops.voxel_counts(a, **k),
+        "bounding_boxes": lambda **k: ops.bounding_boxes(a, **k),
+        "remap": lambda **k: ops.remap(a, {1: 5}, **k),
+        "overlaps": lambda **k: ops.overlaps(a, b, **k),
+        "rescale": lambda **k: ops.rescale(a, 0.5, 0, **k),
+        "edt": lambda **k: ops.distance_transform_edt(a, **k),
+        "hausdorff": lambda **k: ops.hausdorff_distances(a, b, 1.0, 10.0, **k),
+    }
+
+
+def _arrays(out):
+    if isinstance(out, tuple):
+        return [x for o in out for x in _arrays(o)]
+    if isinstance(out, ops.Overlaps):
+        return [getattr(out, f) for f in out.__dataclass_fields__]
+    return [out] if isinstance(out, np.ndarray) else []
+
+
+@pytest.mark.parametrize("name", sorted(_calls(None, None)))
+def test_results_live_where_the_input_lives(emu, name):
+    rng = np.random.default_rng(3)
+    a = rng.integers(0, 3, (6, 7, 8)).astype(np.uint16)
+    b = np.roll(a, 1, axis=1)
+    host_out = _arrays(_calls(a, b)[name](device="gpu"))
+    assert host_out and all(type(x) is np.ndarray for x in host_out)  # NumPy in, NumPy out
+    device_out = _arrays(_calls(emu.xp.asarray(a), emu.xp.asarray(b))[name]())
+    assert device_out and all(_dispatch._gpu.is_gpu_array(x) for x in device_out)  # CuPy in, CuPy out
+    for h, d in zip(host_out, device_out):
+        np.testing.assert_array_equal(h, d.get())
+    with pytest.raises(InputError, match="device"):
+        _calls(emu.xp.asarray(a), emu.xp.asarray(b))[name](device="cpu")
