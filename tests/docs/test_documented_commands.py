@@ -71,7 +71,8 @@ def documented_commands():
         for line in _logical_lines(_code_text(path)):
             if not line or line.startswith("#"):
                 continue
-            line = re.sub(r"\$\{[^}]*\}|\$[A-Za-z_][A-Za-z_0-9]*", "1", line)  # shell variables
+            line = re.sub(r"\$\{[A-Za-z_0-9]+:-([^}]*)\}", r"\1", line)  # ${VAR:-default}: the default
+            line = re.sub(r"\$\{[^}]*\}|\$[A-Za-z_][A-Za-z_0-9]*", "1", line)  # other shell variables
             line = re.sub(r"\$\((.*?)\)", "1", line)
             for part in re.split(r"\s*(?:&&|\|\||;|\|)\s*", line):
                 try:
