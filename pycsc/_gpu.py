@@ -1,4 +1,4 @@
-"""The one place that imports CuPy and cuCIM, lazily.
+"""The one place that imports CuPy, lazily.
 
 Nothing here imports CuPy at module import time, so ``import pycsc`` and the CPU paths
 stay light and work on machines without CUDA.

@@ -113,10 +113,22 @@ class CupyBackend:
             if module is None:
                 module = self.xp.RawModule(code=load_source(source), options=NVRTC_OPTIONS + key[1])
                 self._modules[key] = module
-        return module.get_function(name)
+            try:
+                return module.get_function(name)  # CuPy compiles on the first look-up
+            except Exception as exc:  # NVRTC missing or failing, or no binary for this GPU
+                del self._modules[key]  # a later call tries again instead of re-raising a stale error
+                raise BackendUnavailableError(_compile_failure(source, name, exc)) from exc
 
     def synchronize(self) -> None:
         self.xp.cuda.get_current_stream().synchronize()
+
+
+def _compile_failure(source: str, name: str, exc: BaseException) -> str:
+    first = (str(exc).strip().splitlines() or [""])[0][:300]
+    return (f"could not build the GPU kernel {name!r} from {source} at run time "
+            f"({type(exc).__name__}: {first}). The GPU paths need CUDA's run-time compiler, "
+            "NVRTC, matching the driver: the extras pycsc[gpu-cu13] and pycsc[gpu-cu12] install it. "
+            "Or run on the CPU (--device cpu).")
 
 
 _override: list[Backend] = []

@@ -12,8 +12,12 @@ Device memory is emulated too: ``xp.asarray`` gives a :class:`DeviceArray` (a Nu
 that reports itself as CuPy's), and the rules CuPy enforces are enforced here: NumPy
 functions refuse device arrays, ``xp`` functions other than ``asarray``/``array`` refuse host
 arrays, arithmetic may not mix the two, kernels take only device arrays, and results come
-back to the host only through ``.get()``. So a driver that would trip over CuPy's host/device
-boundary fails here.
+back to the host only through ``.get()``. While :func:`emulating` is active, ``np.asarray``
+and its kin and every ``pycsc._core`` function refuse device arrays too, as they do a CuPy
+array (no implicit device-to-host copy; pybind11 cannot read device memory). So a driver that
+would trip over CuPy's host/device boundary fails here. And NumPy is held to CuPy's API:
+an ``xp`` function, keyword or array method that some CuPy version in ``cupy_api.json``
+(recorded by ``tools/cupy_api_snapshot.py``) lacks raises ``TypeError``.
 
 What this checks: the driver logic and its host/device boundary, the kernels' arithmetic,
 their independence of block order and (in "threads" mode) their atomics under real
@@ -23,8 +27,12 @@ need the ``gpu``-marked tests on a real device.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import functools
 import hashlib
+import inspect
+import json
 import os
 import re
 import shutil
@@ -35,14 +43,61 @@ from pathlib import Path
 
 import numpy as np
 
+from pycsc import _core
+from pycsc.gpu import _runtime
 from pycsc.gpu._runtime import define_options, load_source
 
 HERE = Path(__file__).resolve().parent
 _depth = threading.local()
 
+# The CuPy API per recorded version (tools/cupy_api_snapshot.py): NumPy offers functions,
+# keywords and array methods CuPy lacks, and the drivers may use only what every recorded
+# CuPy version has.
+CUPY_API: list[dict] = json.loads((HERE / "cupy_api.json").read_text())["versions"]
+_CUPY_METHODS = frozenset.intersection(*(frozenset(v["ndarray"]) for v in CUPY_API))
+_UFUNC_KEYWORDS = frozenset({"out", "dtype", "casting"})
+
+
+@functools.lru_cache(maxsize=None)
+def _cupy_signature(version: int, name: str):
+    params = CUPY_API[version]["functions"][name].get("params")
+    if params is None:
+        return None
+    return inspect.Signature([inspect.Parameter(n, getattr(inspect.Parameter, kind),
+                                                default=None if has_default else inspect.Parameter.empty)
+                              for n, kind, has_default in params])
+
+
+def check_cupy_call(name: str, args: tuple, kwargs: dict) -> None:
+    """Raise TypeError where some recorded CuPy version lacks `name` or rejects the arguments."""
+    for i, api in enumerate(CUPY_API):
+        entry = api["functions"].get(name)
+        where = f"xp.{name}: CuPy {api['cupy']}"
+        if entry is None:
+            raise TypeError(f"{where} has no such function (NumPy has; the GPU path must not use it)")
+        if "ufunc" in entry:
+            nin, nout = entry["ufunc"]
+            extra = set(kwargs) - _UFUNC_KEYWORDS
+            if len(args) > nin + nout or extra:
+                raise TypeError(f"{where} ufunc takes {nin} inputs and keywords {sorted(_UFUNC_KEYWORDS)}; "
+                                f"got {len(args)} positional and {sorted(kwargs)}")
+            continue
+        sig = _cupy_signature(i, name)
+        if sig is not None:
+            try:
+                sig.bind(*args, **kwargs)
+            except TypeError as exc:
+                raise TypeError(f"{where} would reject this call: {exc} (its signature: {name}{sig})") from None
+
 
 class DeviceArray(np.ndarray):
     """A NumPy array standing in for a ``cupy.ndarray`` (``pycsc._gpu.is_gpu_array`` says yes)."""
+
+    def __getattribute__(self, name):
+        if name[0] != "_" and name not in _CUPY_METHODS and not getattr(_depth, "n", 0):
+            raise AttributeError(f"cupy.ndarray has no attribute {name!r} in some recorded CuPy version "
+                                 f"({', '.join(v['cupy'] for v in CUPY_API)}); NumPy's has, the GPU path must not use it")
+        return super().__getattribute__(name)
 
     def __array_function__(self, func, types, args, kwargs):
         if not getattr(_depth, "n", 0):
@@ -83,6 +138,55 @@ def _is_host_array(x) -> bool:
     return type(x) is np.ndarray and x.ndim > 0
 
 
+def _holds_device_array(args, kwargs) -> bool:
+    flat = list(args) + list(kwargs.values())
+    flat += [y for x in flat if isinstance(x, (list, tuple)) for y in x]
+    return any(isinstance(x, DeviceArray) for x in flat)
+
+
+def _refusing(where: str, fn, advice: str):
+    @functools.wraps(fn)
+    def guarded(*args, **kwargs):
+        if not getattr(_depth, "n", 0) and _holds_device_array(args, kwargs):
+            raise TypeError(f"{where} was given a device array; {advice}")
+        return fn(*args, **kwargs)
+
+    return guarded
+
+
+# NumPy's converters take any ndarray subclass silently; CuPy arrays refuse them.
+_NUMPY_CONVERTERS = ("array", "asarray", "asanyarray", "ascontiguousarray", "asfortranarray",
+                     "require", "copyto", "frombuffer")
+
+
+@contextlib.contextmanager
+def host_boundary():
+    """Make NumPy's converters and the CPU kernels refuse device arrays, as with CuPy."""
+    saved = []
+    for name in _NUMPY_CONVERTERS:
+        saved.append((np, name, getattr(np, name)))
+        setattr(np, name, _refusing(f"numpy.{name}", getattr(np, name),
+                                    "CuPy refuses implicit device-to-host copies (use .get())"))
+    for name in dir(_core):
+        fn = getattr(_core, name)
+        if callable(fn) and not name.startswith("_") and not isinstance(fn, type):
+            saved.append((_core, name, fn))
+            setattr(_core, name, _refusing(f"pycsc._core.{name}", fn,
+                                           "the CPU kernels read host memory only (pybind11 fails on a CuPy array)"))
+    try:
+        yield
+    finally:
+        for module, name, fn in reversed(saved):
+            setattr(module, name, fn)
+
+
+@contextlib.contextmanager
+def emulating(backend: "EmulatedBackend"):
+    """`backend` as pycsc's GPU backend, with CuPy's host/device boundary enforced."""
+    with _runtime.use_backend(backend), host_boundary():
+        yield backend
+
+
 class EmulatedXP:
     """The ``xp`` of the emulator: NumPy's functions with CuPy's host/device rules."""
 
@@ -94,6 +198,7 @@ class EmulatedXP:
             return obj
 
         def call(*args, **kwargs):
+            check_cupy_call(name, args, kwargs)
             if name not in self._TAKES_HOST:
                 flat = list(args) + list(kwargs.values())
                 flat += [y for x in flat if isinstance(x, (list, tuple)) for y in x]
@@ -189,7 +294,7 @@ class EmulatedKernel:
                 if not isinstance(a, DeviceArray):
                     raise TypeError(f"{self.name} argument {i}: expected a device array, got {type(a).__name__} "
                                     "(CuPy kernels take device arrays only)")
-                cargs.append(ctypes.c_void_p(a.ctypes.data))
+                cargs.append(ctypes.c_void_p(a.__array_interface__["data"][0]))
                 continue
             if not isinstance(a, np.generic):
                 raise TypeError(f"{self.name} argument {i}: pass a NumPy scalar of the kernel's type "

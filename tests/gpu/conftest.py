@@ -19,9 +19,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _emulator import EmulatedBackend, compiler  # noqa: E402
+from _emulator import EmulatedBackend, compiler, emulating  # noqa: E402
 
-from pycsc.gpu import _runtime  # noqa: E402
 
 
 def import_gpu_drivers() -> None:
@@ -37,7 +36,7 @@ def emu():
     if compiler() is None:
         pytest.skip("no C++ compiler for the kernel emulator")
     backend = EmulatedBackend(order="shuffle", seed=7)
-    with _runtime.use_backend(backend):
+    with emulating(backend):
         yield backend
 
 

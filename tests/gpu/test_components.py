@@ -13,7 +13,7 @@ import subprocess
 
 import numpy as np
 import pytest
-from _emulator import EmulatedBackend, compiler
+from _emulator import EmulatedBackend, compiler, emulating
 from scipy import ndimage as ndi
 
 from pycsc import ops
@@ -241,7 +241,7 @@ def test_block_order_does_not_matter(rng, short_segments, order):
     # The emu fixture shuffles blocks; here blocks run first to last and last to first.
     backend = EmulatedBackend(order=order)
     short_segments(3)
-    with _runtime.use_backend(backend):
+    with emulating(backend):
         for ndim, c in ALL_CONN:
             shape = (9, 11, 13) if ndim == 3 else (37, 29)
             for a in (blobs(rng, shape, 3, sigma=1.0, fg=0.5), rng.random(shape) < 0.5):

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _emulator import EmulatedBackend, compiler
+from _emulator import EmulatedBackend, compiler, emulating
 from _volumes import make_labels
 
 from pycsc import ops
-from pycsc.gpu import _runtime
 from pycsc.gpu import components as gpu_components
 from pycsc.gpu import distance as gpu_distance
 from pycsc.gpu import labels as gpu_labels
@@ -33,7 +32,7 @@ def racing(monkeypatch):
     monkeypatch.setattr(gpu_labels, "MIN_CAPACITY", 16)  # tables regrow under contention
     monkeypatch.setattr(gpu_distance, "PAIRWISE_CHUNK", 64)
     backend = EmulatedBackend(order="threads", seed=11, workers=4)
-    with _runtime.use_backend(backend):
+    with emulating(backend):
         yield backend
 
 

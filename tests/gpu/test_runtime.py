@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _emulator import EmulatedBackend, build
+import _emulator
+from _emulator import EmulatedBackend, build, host_boundary
 from _nvrtc import compile_source, library
 from conftest import import_gpu_drivers
 
-from pycsc import ops
+from pycsc import _core, ops
 from pycsc.errors import BackendUnavailableError, InputError
 from pycsc.gpu import _runtime
 from pycsc.ops import _dispatch
@@ -81,6 +82,61 @@ def test_emulated_device_memory_follows_cupy_rules(emu):
     assert _dispatch._gpu.is_gpu_array(dev.sum()) and int(dev.sum()) == 15  # 0-d, as CuPy gives
     back = xp.asfortranarray(xp.asarray(np.ones((2, 3)))).get(order="A")
     assert type(back) is np.ndarray and back.flags.f_contiguous
+
+
+def test_emulator_holds_numpy_to_the_cupy_api(emu):
+    # NumPy has these and CuPy (some recorded version) does not: each passes on NumPy alone.
+    xp = emu.xp
+    dev = xp.asarray(np.arange(6, dtype=np.uint8))
+    assert int(xp.max(dev)) == 5 and xp.unique(dev, return_counts=True)[1].sum() == 6
+    with pytest.raises(TypeError, match=r"xp.max: CuPy 13.4.1 would reject this call.*initial"):
+        xp.max(dev, initial=0)
+    with pytest.raises(TypeError, match="xp.unique: CuPy .* would reject"):
+        xp.unique(dev, sorted=True)
+    with pytest.raises(TypeError, match="xp.bitwise_count: CuPy 13.4.1 has no such function"):
+        xp.bitwise_count(dev)
+    with pytest.raises(TypeError, match="xp.minimum: .*ufunc"):
+        xp.minimum(dev, dev, where=dev > 1)
+    with pytest.raises(AttributeError, match="cupy.ndarray has no attribute 'ctypes'"):
+        dev.ctypes
+    with pytest.raises(AttributeError, match="'byteswap'"):  # CuPy 14 has it, 13.4 not
+        dev.byteswap()
+    assert [v["cupy"] for v in _emulator.CUPY_API][:1] == ["13.4.1"]  # the oldest the extras allow
+
+
+def test_emulated_boundary_refuses_implicit_copies():
+    # CuPy arrays refuse np.asarray and pybind11 conversion; the emulated ones must too, or a
+    # driver that hands device data to NumPy or to the CPU kernels would pass here only.
+    dev = EmulatedBackend.xp.asarray(np.arange(6, dtype=np.uint32))
+    originals = (np.asarray, _core.value_counts)
+    with host_boundary():
+        for convert in (np.asarray, np.array, np.ascontiguousarray, np.asanyarray):
+            with pytest.raises(TypeError, match="device array"):
+                convert(dev)
+        with pytest.raises(TypeError, match="pycsc._core.value_counts was given a device array"):
+            _core.value_counts(dev)
+        assert np.asarray(dev.get()).sum() == 15  # the explicit way still works
+        assert type(np.asarray([1, 2])) is np.ndarray
+    assert (np.asarray, _core.value_counts) == originals  # restored afterwards
+
+
+def test_cupy_backend_reports_compile_failures(monkeypatch):
+    class NoNvrtc:
+        def __init__(self, code, options):
+            self.options = options
+
+        def get_function(self, name):
+            raise RuntimeError("CuPy failed to load libnvrtc.so.12: cannot open shared object file")
+
+    class FakeCupy:
+        RawModule = NoNvrtc
+
+    b = _runtime.CupyBackend(FakeCupy())
+    source, defines = BUILDS[0]
+    for _ in range(2):  # the failed module is not cached
+        with pytest.raises(BackendUnavailableError, match=r"libnvrtc.so.12.*NVRTC.*--device cpu"):
+            b.kernel(source, "any", defines)
+    assert not b._modules
 
 
 def test_auto_stays_on_cpu_without_gpu(monkeypatch):
