@@ -25,7 +25,7 @@ extern "C" __global__ void edt_axis0_mask(const MASK_T* mask, double* out, i64 n
                                           u32* any_zero) {
   for (u64 p = pycsc_thread_index(); p < (u64)plane; p += pycsc_thread_stride()) {
     const MASK_T* m = mask + p;
-    const bool found = edt_column([&](i64 z) { return m[z * plane] == (MASK_T)0; }, out + p, plane, nz, s);
+    const bool found = edt_column([&](i64 z) { return pycsc_is_zero(m[z * plane]); }, out + p, plane, nz, s);
     if (found) *any_zero = 1u;
   }
 }

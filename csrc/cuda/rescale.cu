@@ -12,15 +12,16 @@
 //     z then y (`rescale_smooth_*`, each rounded to W like scipy's intermediate arrays),
 //     and the x pass is fused into the interpolation (`rescale_interp_*`), which computes
 //     the smoothed x taps it needs on the fly. Then scikit-image's clip: input and output
-//     min / max as per-thread partials (folded by the driver), `rescale_decide` (one
+//     min / max as per-thread partials (folded by `rescale_fold_*`), `rescale_decide` (one
 //     thread) picks the bounds, `rescale_clip` applies them (a no-op launch when the
 //     output already lies inside them).
 // Exactness: the same float64 operations in the same order as the CPU path (symmetric
 // correlation `c*w0 + sum_{j=r..1} (x[-j] + x[+j])*w[j]`; linear taps summed from 0.0 as
 // ((v*wz)*wy)*wx, z, y, x lexicographically), the same casts (scipy's CASE_INTERP_OUT
 // rounding, plain C casts for filtered values, the CPU's handling of the 64-bit limits),
-// compiled without FMA contraction. NaN payloads may differ (GPU arithmetic returns the
-// canonical NaN).
+// compiled without FMA contraction, and float32 never computed on as float32 (CuPy's
+// -ftz=true would flush subnormals; see common.cuh). NaN payloads may differ (GPU
+// arithmetic returns the canonical NaN).
 // Complexity: O(N_out) for the gather; O(N_in (r_z + r_y)) for the z / y passes plus
 // O(N_out 2^d (r_x + 1)) for the interpolation with the fused x pass.
 // Memory traffic: gather = N_out writes + the touched input lines; smoothing = one read and
@@ -71,7 +72,34 @@ struct rs_num<double> {
 
 template <class W>
 __device__ __forceinline__ W rs_nan() {
-  return (W)__longlong_as_double(0x7ff8000000000000ll);
+  if constexpr (rs_num<W>::integer) {
+    return (W)0;  // unreachable: integer ranges never hold NaN (rs_is_nan is false)
+  } else if constexpr (rs_num<W>::bytes == 4) {
+    return __int_as_float(0x7fc00000);  // the CPU's (float)NAN
+  } else {
+    return __longlong_as_double(0x7ff8000000000000ll);
+  }
+}
+
+// Values as compared and widened: integers as they are, floats as exact doubles, so that no
+// float32 instruction (which CuPy compiles to flush subnormals, see common.cuh) touches them.
+template <class T>
+__device__ __forceinline__ auto rs_key(T v) {
+  if constexpr (rs_num<T>::integer) {
+    return v;
+  } else {
+    return pycsc_f64(v);
+  }
+}
+
+// A float64 cast to W as a C cast would (float32 rounded to nearest, subnormals kept).
+template <class W>
+__device__ __forceinline__ W rs_cast(double v) {
+  if constexpr (!rs_num<W>::integer && rs_num<W>::bytes == 4) {
+    return pycsc_f32(v);
+  } else {
+    return (W)v;
+  }
 }
 
 // scipy's store of an interpolated float64 (CASE_INTERP_OUT): floats are cast; integers
@@ -80,7 +108,7 @@ __device__ __forceinline__ W rs_nan() {
 template <class W>
 __device__ __forceinline__ W rs_interp_out(double t) {
   if constexpr (!rs_num<W>::integer) {
-    return (W)t;
+    return rs_cast<W>(t);
   } else if constexpr (!rs_num<W>::is_signed) {
     const double hi = (double)rs_num<W>::highest();
     t = t > 0 ? t + 0.5 : 0.0;
@@ -113,7 +141,7 @@ __device__ __forceinline__ W rs_store(double v) {
       if (!(v < 18446744073709551616.0) || v <= -1.0) return (W)0;
     }
   }
-  return (W)v;
+  return rs_cast<W>(v);
 }
 
 // NaN-ignoring running min / max (numpy's nanmin / nanmax) with a NaN flag.
@@ -123,9 +151,10 @@ struct rs_range {
   u8 nan;
   __device__ rs_range() : lo(rs_num<T>::highest()), hi(rs_num<T>::lowest()), nan(0) {}
   __device__ __forceinline__ void add(T v) {
-    if constexpr (!rs_num<T>::integer) nan |= (u8)(v != v);
-    lo = v < lo ? v : lo;
-    hi = v > hi ? v : hi;
+    const auto k = rs_key(v);
+    if constexpr (!rs_num<T>::integer) nan |= (u8)(k != k);
+    lo = k < rs_key(lo) ? v : lo;
+    hi = k > rs_key(hi) ? v : hi;
   }
   __device__ __forceinline__ void store(T* plo, T* phi, u8* pnan, u64 i) const {
     plo[i] = lo;
@@ -203,10 +232,10 @@ __device__ __forceinline__ void rs_smooth(const S* __restrict__ src, W_T* __rest
       RS_FOR_X(x, nx) {
         const S* c = src + base + x;
         if (track) range.add(c[0]);
-        double t = (double)c[0] * half[0];
+        double t = pycsc_f64(c[0]) * half[0];
         for (i32 j = radius; j >= 1; --j) {
-          const double lo = pos - j >= 0 ? (double)c[-j * stride] : 0.0;
-          const double hi = pos + j < n_axis ? (double)c[j * stride] : 0.0;
+          const double lo = pos - j >= 0 ? pycsc_f64(c[-j * stride]) : 0.0;
+          const double hi = pos + j < n_axis ? pycsc_f64(c[j * stride]) : 0.0;
           t += (lo + hi) * half[j];
         }
         dst[base + x] = rs_store<W_T>(t);
@@ -233,14 +262,14 @@ extern "C" __global__ void rescale_smooth_w(const W_T* __restrict__ src, W_T* __
 // evaluated here, rounded to W as the CPU's x pass stores it.
 template <class S>
 __device__ __forceinline__ double rs_fetch(const S* row, i64 x, i64 nx, i32 rx, const double* xhalf) {
-  if (rx < 0) return (double)row[x];
-  double t = (double)row[x] * xhalf[0];
+  if (rx < 0) return pycsc_f64(row[x]);
+  double t = pycsc_f64(row[x]) * xhalf[0];
   for (i32 j = rx; j >= 1; --j) {
-    const double lo = x - j >= 0 ? (double)row[x - j] : 0.0;
-    const double hi = x + j < nx ? (double)row[x + j] : 0.0;
+    const double lo = x - j >= 0 ? pycsc_f64(row[x - j]) : 0.0;
+    const double hi = x + j < nx ? pycsc_f64(row[x + j]) : 0.0;
     t += (lo + hi) * xhalf[j];
   }
-  return (double)rs_store<W_T>(t);
+  return pycsc_f64(rs_store<W_T>(t));
 }
 
 // `start`, `w0`, `w1`: per output index the first source tap and (order 1) its weights,
@@ -320,6 +349,31 @@ extern "C" __global__ void rescale_range(const IN_T* v, u64 n, IN_T* part_lo, IN
   range.store(part_lo, part_hi, part_nan, pycsc_thread_index());
 }
 
+// Folds n (min, max, NaN seen) partials into one per thread of a 1-D launch; run twice
+// (many threads, then one) to reach a single range. Not CuPy's min / max: CuPy compiles its
+// own kernels with -ftz=true too, and would compare float32 subnormals as zeros.
+template <class T>
+__device__ __forceinline__ void rs_fold(const T* lo, const T* hi, const u8* nan, u64 n, T* out_lo, T* out_hi,
+                                        u8* out_nan) {
+  rs_range<T> range;
+  for (u64 i = pycsc_thread_index(); i < n; i += pycsc_thread_stride()) {
+    range.lo = rs_key(lo[i]) < rs_key(range.lo) ? lo[i] : range.lo;
+    range.hi = rs_key(hi[i]) > rs_key(range.hi) ? hi[i] : range.hi;
+    range.nan |= nan[i];
+  }
+  range.store(out_lo, out_hi, out_nan, pycsc_thread_index());
+}
+
+extern "C" __global__ void rescale_fold_in(const IN_T* lo, const IN_T* hi, const u8* nan, u64 n, IN_T* out_lo,
+                                           IN_T* out_hi, u8* out_nan) {
+  rs_fold<IN_T>(lo, hi, nan, n, out_lo, out_hi, out_nan);
+}
+
+extern "C" __global__ void rescale_fold_w(const W_T* lo, const W_T* hi, const u8* nan, u64 n, W_T* out_lo,
+                                          W_T* out_hi, u8* out_nan) {
+  rs_fold<W_T>(lo, hi, nan, n, out_lo, out_hi, out_nan);
+}
+
 // [lo, hi] widened to 0 when 0 lies outside it but inside the output range [olo, ohi]
 // (`out_ok`: that range exists and has no NaN to propagate). A template, so that the
 // unsigned branch never sees comparisons that are always true.
@@ -327,11 +381,12 @@ template <class W>
 __device__ __forceinline__ void rs_widen_to_zero(W& lo, W& hi, bool out_ok, W olo, W ohi) {
   const W zero = (W)0;
   if constexpr (rs_num<W>::is_signed) {
-    const bool in_has_zero = lo <= zero && zero <= hi;
-    const bool out_has_zero = out_ok && olo <= zero && zero <= ohi;
+    const auto z = rs_key(zero);
+    const bool in_has_zero = rs_key(lo) <= z && z <= rs_key(hi);
+    const bool out_has_zero = out_ok && rs_key(olo) <= z && z <= rs_key(ohi);
     if (!in_has_zero && out_has_zero) {
-      lo = zero < lo ? zero : lo;
-      hi = hi < zero ? zero : hi;
+      lo = z < rs_key(lo) ? zero : lo;
+      hi = rs_key(hi) < z ? zero : hi;
     }
   } else if (lo != zero && out_ok && olo == zero) {
     lo = zero;
@@ -343,7 +398,7 @@ __device__ __forceinline__ bool rs_is_nan(W v) {
   if constexpr (rs_num<W>::integer) {
     return false;
   } else {
-    return v != v;
+    return rs_key(v) != rs_key(v);
   }
 }
 
@@ -355,17 +410,17 @@ extern "C" __global__ void rescale_decide(const IN_T* in_lo, const IN_T* in_hi, 
                                           const W_T* out_lo, const W_T* out_hi, const u8* out_nan,
                                           W_T* bounds, u32* verdict) {
   if (pycsc_thread_index() != 0) return;
-  const bool in_any = in_lo[0] <= in_hi[0];
+  const bool in_any = rs_key(in_lo[0]) <= rs_key(in_hi[0]);
   W_T lo, hi;
   if constexpr (!rs_num<W_T>::integer) {
-    lo = in_any ? (W_T)in_lo[0] : rs_nan<W_T>();
-    hi = in_any ? (W_T)in_hi[0] : rs_nan<W_T>();
+    lo = in_any ? rs_cast<W_T>(pycsc_f64(in_lo[0])) : rs_nan<W_T>();
+    hi = in_any ? rs_cast<W_T>(pycsc_f64(in_hi[0])) : rs_nan<W_T>();
   } else {
     lo = (W_T)in_lo[0];
     hi = (W_T)in_hi[0];
   }
   const W_T olo = out_lo[0], ohi = out_hi[0];
-  const bool out_any = olo <= ohi;
+  const bool out_any = rs_key(olo) <= rs_key(ohi);
   const bool out_nan_seen = in_nan[0] == 0 && out_nan[0] != 0;
   rs_widen_to_zero<W_T>(lo, hi, !out_nan_seen && out_any, olo, ohi);
   bounds[0] = lo;
@@ -374,7 +429,7 @@ extern "C" __global__ void rescale_decide(const IN_T* in_lo, const IN_T* in_hi, 
     verdict[0] = 2;
     return;
   }
-  verdict[0] = (!out_any || (olo >= lo && ohi <= hi)) ? 0u : 1u;
+  verdict[0] = (!out_any || (rs_key(olo) >= rs_key(lo) && rs_key(ohi) <= rs_key(hi))) ? 0u : 1u;
 }
 
 // Applies rescale_decide's verdict to the n outputs (1-D grid-stride launch).
@@ -387,7 +442,7 @@ extern "C" __global__ void rescale_clip(W_T* out, u64 n, const W_T* bounds, cons
       out[i] = rs_nan<W_T>();
     } else {
       const W_T v = out[i];
-      out[i] = v < lo ? lo : (v > hi ? hi : v);
+      out[i] = rs_key(v) < rs_key(lo) ? lo : (rs_key(v) > rs_key(hi) ? hi : v);
     }
   }
 }

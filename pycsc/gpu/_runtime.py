@@ -26,9 +26,10 @@ from ..errors import BackendUnavailableError
 _INCLUDE = re.compile(r'^[ \t]*#[ \t]*include[ \t]*"([^"]+)"[ \t]*$', re.MULTILINE)
 
 # Bit-for-bit parity with the CPU path needs the same rounding: no fused multiply-add, and
-# IEEE division and square root (NVRTC's defaults for the latter two, stated anyway).
-NVRTC_OPTIONS: tuple[str, ...] = ("-std=c++17", "--fmad=false", "--prec-div=true", "--prec-sqrt=true",
-                                  "--ftz=false")
+# IEEE division and square root (NVRTC's defaults for the latter two, stated anyway). Not
+# --ftz=false: CuPy appends -ftz=true after these and NVRTC takes the last, so the kernels
+# are written to emit no float32 instruction at all (csrc/cuda/common.cuh).
+NVRTC_OPTIONS: tuple[str, ...] = ("-std=c++17", "--fmad=false", "--prec-div=true", "--prec-sqrt=true")
 
 
 def kernel_dir() -> Path:

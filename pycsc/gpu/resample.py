@@ -93,10 +93,18 @@ def _partials(xp: Any, n: int, dtype: np.dtype) -> tuple[Any, Any, Any]:
     return xp.empty(n, dtype), xp.empty(n, dtype), xp.empty(n, np.uint8)
 
 
-def _fold(xp: Any, part: tuple[Any, Any, Any]) -> tuple[Any, Any, Any]:
-    """Per-thread partials -> one-element device arrays (min, max, NaN seen); no sync."""
-    lo, hi, nan = part
-    return xp.min(lo, keepdims=True), xp.max(hi, keepdims=True), xp.max(nan, keepdims=True)
+def _fold(b: Any, part: tuple[Any, Any, Any], defines: dict[str, str], of_input: bool) -> tuple[Any, Any, Any]:
+    """Per-thread partials -> one-element device arrays (min, max, NaN seen); no sync.
+
+    Two launches of our own fold (one block, then one thread), not ``xp.min``: CuPy builds
+    its reductions with flush-to-zero, which would misorder float32 subnormals."""
+    kernel = b.kernel(SOURCE, "rescale_fold_in" if of_input else "rescale_fold_w", defines)
+    dtype, n = part[0].dtype, int(part[0].size)
+    mid = _partials(b.xp, _THREADS, dtype)
+    kernel((1,), (_THREADS,), (*part, np.uint64(n), *mid))
+    out = _partials(b.xp, 1, dtype)
+    kernel((1,), (1,), (*mid, np.uint64(_THREADS), *out))
+    return out
 
 
 def rescale(image: Any, out_shape: Sequence[int], order: int, kernels: Sequence[np.ndarray]) -> Any:
@@ -151,7 +159,7 @@ def _range(b: Any, values: Any, defines: dict[str, str]) -> tuple[Any, Any, Any]
     blocks = _runtime.blocks_for(n, _THREADS, cap=_MAX_BLOCKS)
     part = _partials(xp, blocks * _THREADS, values.dtype)
     b.kernel(SOURCE, "rescale_range", defines)((blocks,), (_THREADS,), (values, np.uint64(n), *part))
-    return _fold(xp, part)
+    return _fold(b, part, defines, of_input=True)
 
 
 def _clip(b: Any, out: Any, in_range: tuple, out_range: tuple, defines: dict[str, str]) -> None:
@@ -184,7 +192,7 @@ def _smooth_and_interpolate(b: Any, src: Any, os3: tuple[int, int, int], order: 
         if cur_is_input:
             part = _partials(xp, _threads(grid, block), src.dtype)
             b.kernel(SOURCE, "rescale_smooth_in", defines)(grid, block, args + part)
-            in_range = _fold(xp, part)
+            in_range = _fold(b, part, defines, of_input=True)
         else:
             b.kernel(SOURCE, "rescale_smooth_w", defines)(grid, block, args)
         # Drop the previous pass's volume before the next one is allocated.
@@ -211,5 +219,5 @@ def _smooth_and_interpolate(b: Any, src: Any, os3: tuple[int, int, int], order: 
     b.kernel(SOURCE, name, defines)(
         grid, block, (cur, out, *shape_args, *out_args, np.uint32(order), start, w0, w1, rx, xhalf, *part))
     del cur  # the smoothed volume, if any, is not needed for the clip
-    _clip(b, out, in_range, _fold(xp, part), defines)
+    _clip(b, out, in_range, _fold(b, part, defines, of_input=False), defines)
     return out

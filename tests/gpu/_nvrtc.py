@@ -1,7 +1,7 @@
 """Compile kernel sources with NVRTC, no GPU needed (the nvidia-cuda-nvrtc wheel is enough).
 
-This is the compiler CuPy uses at run time, called through ctypes, so a kernel that would
-fail to build on a user's GPU fails here first.
+This is the compiler CuPy uses at run time, called through ctypes with the options CuPy
+passes, so a kernel that would fail to build on a user's GPU fails here first.
 """
 
 from __future__ import annotations
@@ -41,24 +41,46 @@ def version() -> tuple[int, int]:
     return major.value, minor.value
 
 
-def compile_source(text: str, name: str, options: tuple[str, ...], arch: str = "sm_90") -> tuple[int, str, int]:
-    """(status, log, cubin bytes) for `text` compiled to `arch` with `options`."""
+# What CuPy's RawModule adds after the caller's options before calling NVRTC (read off
+# cupy/cuda/compiler.py of CuPy 13.4.1 and 14.2.0: _compile_with_cache_cuda appends -ftz=true,
+# then the architecture, then --device-as-default-execution-space). NVRTC honours the last of
+# two conflicting options, so -ftz=true overrides an earlier --ftz=false.
+CUPY_APPENDS = ("-ftz=true",)
+CUPY_APPENDS_AFTER_ARCH = ("--device-as-default-execution-space",)
+
+
+def cupy_options(options: tuple[str, ...], arch: str) -> list[str]:
+    """The option list NVRTC receives when CuPy compiles a RawModule with `options` for `arch`."""
+    return [*options, *CUPY_APPENDS, f"-arch={arch}", *CUPY_APPENDS_AFTER_ARCH]
+
+
+def compile_source(text: str, name: str, options: tuple[str, ...], arch: str = "sm_90",
+                   ptx: bool = False) -> tuple[int, str, int | str]:
+    """(status, log, cubin bytes) for `text` compiled as CuPy would, with `options` for `arch`
+    (a real architecture such as sm_90). With `ptx`, the PTX text of the virtual architecture
+    instead of the cubin size."""
     lib = library()
     prog = ctypes.c_void_p()
     status = lib.nvrtcCreateProgram(ctypes.byref(prog), text.encode(), name.encode(), 0, None, None)
     if status:
         return status, "nvrtcCreateProgram failed", 0
-    opts = [o.encode() for o in (*options, f"--gpu-architecture={arch}")]
+    target = arch.replace("sm_", "compute_") if ptx else arch
+    opts = [o.encode() for o in cupy_options(options, target)]
     try:
         status = lib.nvrtcCompileProgram(prog, len(opts), (ctypes.c_char_p * len(opts))(*opts))
         size = ctypes.c_size_t()
         lib.nvrtcGetProgramLogSize(prog, ctypes.byref(size))
         log = ctypes.create_string_buffer(size.value)
         lib.nvrtcGetProgramLog(prog, log)
-        cubin = 0
-        if status == 0:
+        result: int | str = 0
+        if status == 0 and ptx:
+            lib.nvrtcGetPTXSize(prog, ctypes.byref(size))
+            buf = ctypes.create_string_buffer(size.value)
+            lib.nvrtcGetPTX(prog, buf)
+            result = buf.value.decode()
+        elif status == 0:
             lib.nvrtcGetCUBINSize(prog, ctypes.byref(size))
-            cubin = size.value
-        return status, log.value.decode(errors="replace"), cubin
+            result = size.value
+        return status, log.value.decode(errors="replace"), result
     finally:
         lib.nvrtcDestroyProgram(ctypes.byref(prog))

@@ -322,6 +322,7 @@ template <class T, class U, class V> T atomicCAS(T* p, U cmp, V v) {
 }
 template <class T, class U> T atomicOr(T* p, U v) { return __atomic_fetch_or(p, (T)v, __ATOMIC_SEQ_CST); }
 inline int __popc(unsigned x) { return __builtin_popcount(x); }
+inline int __float_as_int(float f) { int x; __builtin_memcpy(&x, &f, 4); return x; }
 template <class F> void launch(unsigned long long items, unsigned block, int workers, F body) {
   gridDim = {unsigned((items + block - 1) / block), 1, 1};
   blockDim = {block, 1, 1};

@@ -76,6 +76,8 @@ def test_edt_dtypes_and_layouts(emu, dtype, order, rng):
     if np.dtype(dtype).kind == "f":
         mask[0, 0, 0] = np.nan  # foreground
         mask[1, 1, 1] = -0.0  # background
+        mask[2, 2, 2] = np.finfo(dtype).smallest_subnormal  # foreground (a GPU flushing to zero would miss it)
+        mask[4, 4, 4] = -np.finfo(dtype).smallest_subnormal
     elif np.dtype(dtype) != bool:
         mask[2, 2, 2] = np.iinfo(dtype).max
         if np.dtype(dtype).kind == "i":
@@ -317,6 +319,8 @@ def test_device_edt(cp, shape, fg, rng):
         assert _is_cupy(got)
         np.testing.assert_array_equal(to_host(got), ops.distance_transform_edt(mask, s, device="cpu"))
     as_f32 = np.asfortranarray(mask.astype(np.float32))
+    assert_same(ops.distance_transform_edt(as_f32, 2.0, device="gpu"), ops.distance_transform_edt(as_f32, 2.0, device="cpu"))
+    as_f32 *= np.finfo(np.float32).smallest_subnormal  # every foreground voxel subnormal (CuPy's -ftz=true)
     assert_same(ops.distance_transform_edt(as_f32, 2.0, device="gpu"), ops.distance_transform_edt(as_f32, 2.0, device="cpu"))
 
 

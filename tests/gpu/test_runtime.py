@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import _emulator
@@ -47,6 +49,27 @@ def test_kernels_compile_with_nvrtc(build_, arch):
     assert status == 0, f"{source} {defines}:\n{log}"
     assert cubin > 0
     assert "warning" not in log.lower(), log
+
+
+@pytest.mark.skipif(library() is None, reason="NVRTC not found (pip install nvidia-cuda-nvrtc-cu12)")
+@pytest.mark.parametrize("build_", BUILDS, ids=_build_id)
+def test_kernels_never_flush_subnormals(build_):
+    """CuPy compiles with -ftz=true after our options; no instruction may carry .ftz, or a
+    float32 subnormal would read as zero on the GPU and not on the CPU (see common.cuh)."""
+    source, defines = build_
+    status, log, ptx = compile_source(_runtime.load_source(source), source,
+                                      _runtime.NVRTC_OPTIONS + _runtime.define_options(defines), "sm_90", ptx=True)
+    assert status == 0, log
+    flushing = sorted(set(re.findall(r"^\s*(\S*\.ftz\S*)", ptx, re.M)))
+    assert not flushing, f"{source} {defines}: {flushing}"
+
+
+def test_ftz_check_sees_float32_instructions():
+    # The check above is only as good as its pattern: a plain float32 compare must show .ftz.
+    text = 'extern "C" __global__ void k(const float* a, int* b) { b[0] = a[0] < a[1]; }'
+    status, log, ptx = compile_source(text, "k.cu", _runtime.NVRTC_OPTIONS, "sm_90", ptx=True)
+    assert status == 0, log
+    assert re.findall(r"^\s*(\S*\.ftz\S*)", ptx, re.M) == ["setp.lt.ftz.f32"]
 
 
 @pytest.mark.parametrize("build_", BUILDS, ids=_build_id)
