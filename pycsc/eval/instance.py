@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import ops
+from ..gpu import floats
 from ..ops._dispatch import array_module, to_host
 from ..errors import MatchingFailedError, TooManyInstancesError, TooManyOverlapEdgesError
 
@@ -50,6 +51,9 @@ def as_component_input(pred: np.ndarray) -> np.ndarray:
     if pred.dtype.kind != "f":
         return pred
     xp = array_module(pred)
+    if floats.flushes(pred) and floats.has_subnormals(pred):
+        # CuPy would read these ids as 0 (flush-to-zero); code them on the host, exactly.
+        return xp.asarray(as_component_input(to_host(pred)))
     if pred.size == 0:
         return pred.astype(np.uint8)
     lo, hi = float(pred.min()), float(pred.max())

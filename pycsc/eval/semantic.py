@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from ..gpu import floats
 from ..ops._dispatch import array_module
 
 
@@ -21,12 +22,19 @@ def semantic_counts(pred: np.ndarray, truth: np.ndarray) -> dict:
     """
     if pred.shape != truth.shape:
         raise ValueError(f"aligned prediction shape {pred.shape} differs from the truth shape {truth.shape}")
-    p = pred > 0 if pred.dtype != np.bool_ else pred
-    t = truth > 0 if truth.dtype != np.bool_ else truth
+    p, t = _foreground(pred), _foreground(truth)
     xp = array_module(p)
     tp = int(xp.count_nonzero(p & t))
     return {"tp": tp, "fp": int(xp.count_nonzero(p)) - tp, "fn": int(xp.count_nonzero(t)) - tp,
             "status": "scored"}
+
+
+def _foreground(a: np.ndarray) -> np.ndarray:
+    if a.dtype == np.bool_:
+        return a
+    if floats.flushes(a):  # CuPy's `a > 0` would drop float32 subnormals
+        return floats.greater_than_zero(a)
+    return a > 0
 
 
 def missing_semantic(truth_shape: tuple[int, ...]) -> dict:

@@ -17,7 +17,10 @@ and its kin and every ``pycsc._core`` function refuse device arrays too, as they
 array (no implicit device-to-host copy; pybind11 cannot read device memory). So a driver that
 would trip over CuPy's host/device boundary fails here. And NumPy is held to CuPy's API:
 an ``xp`` function, keyword or array method that some CuPy version in ``cupy_api.json``
-(recorded by ``tools/cupy_api_snapshot.py``) lacks raises ``TypeError``.
+(recorded by ``tools/cupy_api_snapshot.py``) lacks raises ``TypeError``. Last, CuPy builds its
+own kernels with ``-ftz=true``: float32 arithmetic, comparisons and conversions on the device
+read subnormals as zero (sorting and copying move bits and keep them). The emulated ``xp``
+does the same, so a driver leaving float32 work to CuPy is caught where the CPU would differ.
 
 What this checks: the driver logic and its host/device boundary, the kernels' arithmetic,
 their independence of block order and (in "threads" mode) their atomics under real
@@ -90,6 +93,24 @@ def check_cupy_call(name: str, args: tuple, kwargs: dict) -> None:
                 raise TypeError(f"{where} would reject this call: {exc} (its signature: {name}{sig})") from None
 
 
+_F32_TINY = np.finfo(np.float32).tiny
+# xp functions that only move or reorder bits on CuPy (copies, layouts, radix sorts): they keep
+# float32 subnormals. Every other xp function runs a CuPy kernel and flushes them.
+_KEEPS_SUBNORMALS = frozenset({"asarray", "array", "ascontiguousarray", "asfortranarray", "empty", "zeros",
+                               "full", "concatenate", "stack", "sort", "argsort", "asnumpy"})
+
+
+def flush_f32(x):
+    """`x` with float32 subnormals replaced by zeros of their sign, as a CuPy kernel reads them."""
+    if isinstance(x, (np.ndarray, np.generic)) and x.dtype == np.float32:
+        plain = x.view(np.ndarray) if isinstance(x, np.ndarray) else x
+        sub = (plain != 0) & (np.abs(plain) < _F32_TINY)
+        if np.any(sub):
+            return np.where(sub, np.copysign(np.float32(0), plain), plain).astype(np.float32)
+        return plain
+    return x
+
+
 class DeviceArray(np.ndarray):
     """A NumPy array standing in for a ``cupy.ndarray`` (``pycsc._gpu.is_gpu_array`` says yes)."""
 
@@ -106,13 +127,24 @@ class DeviceArray(np.ndarray):
         return super().__array_function__(func, types, args, kwargs)
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        if any(type(x) is np.ndarray and x.ndim > 0 for x in inputs):
+        if not getattr(_depth, "n", 0) and any(type(x) is np.ndarray and x.ndim > 0 for x in inputs):
             raise TypeError(f"{ufunc.__name__} mixes a device array with a host array (CuPy refuses this)")
-        args = [x.view(np.ndarray) if isinstance(x, DeviceArray) else x for x in inputs]
+        args = [flush_f32(x.view(np.ndarray)) if isinstance(x, DeviceArray) else flush_f32(x) for x in inputs]
         if "out" in kwargs:
             kwargs["out"] = tuple(x.view(np.ndarray) if isinstance(x, DeviceArray) else x for x in kwargs["out"])
         out = getattr(ufunc, method)(*args, **kwargs)
-        return _to_device(out)
+        if "out" in kwargs:
+            for o in kwargs["out"]:
+                if isinstance(o, np.ndarray) and o.dtype == np.float32:
+                    o[...] = flush_f32(o)
+        return _to_device(flush_f32(out) if not isinstance(out, tuple) else tuple(flush_f32(o) for o in out))
+
+    def astype(self, dtype, order="K", casting=None, subok=None, copy=True):
+        """CuPy converts in a kernel: float32 subnormals in or out become zeros (same dtype: a copy)."""
+        plain = self.view(np.ndarray)
+        if np.dtype(dtype) == self.dtype:
+            return self if not copy else _to_device(plain.astype(dtype, order=order))
+        return _to_device(flush_f32(flush_f32(plain).astype(dtype, order=order)))
 
     def get(self, stream=None, order="C", out=None):
         order = "F" if order == "A" and self.flags.f_contiguous and not self.flags.c_contiguous else order
@@ -205,6 +237,8 @@ class EmulatedXP:
                 if any(_is_host_array(x) for x in flat):
                     raise TypeError(f"xp.{name} was given a NumPy array; move it with xp.asarray first "
                                     "(CuPy functions take device arrays only)")
+            if name not in _KEEPS_SUBNORMALS:
+                args = tuple(_to_device(flush_f32(x)) if isinstance(x, DeviceArray) else x for x in args)
             _depth.n = getattr(_depth, "n", 0) + 1
             try:
                 out = obj(*args, **kwargs)

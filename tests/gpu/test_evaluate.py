@@ -12,6 +12,7 @@ import importlib.util
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from pycsc.eval import EvaluateConfig, evaluate
@@ -75,3 +76,43 @@ def test_label_too_big_for_the_gpu_is_scored_on_the_cpu(emu, monkeypatch):
     instance = [r for r in gpu.results if r.kind == "instance"]
     assert instance and all(r.stats.get("device") == "cpu" for r in instance)
     assert any("GPU out of memory" in w for w in gpu.warnings)
+
+
+# ---- float32 subnormals: CuPy's kernels read them as zero ------------------------------------
+
+def _subnormal_volume(rng, shape=(9, 10, 11)):
+    """float32 with zeros, subnormals of both signs, normals and NaN."""
+    tiny = np.finfo(np.float32).smallest_subnormal
+    values = np.array([0, -0.0, tiny, -tiny, 37 * tiny, np.finfo(np.float32).tiny / 2, 0.25, 3, -2, np.nan],
+                      np.float32)
+    return rng.choice(values, size=shape)
+
+
+def test_emulated_cupy_flushes_float32_subnormals(emu):
+    # The trap itself, as the emulator reproduces it: a plain comparison on the device loses them.
+    dev = emu.xp.asarray(np.array([np.finfo(np.float32).smallest_subnormal, 1], np.float32))
+    assert (dev > 0).get().tolist() == [False, True]
+    assert dev.astype(np.float64).get()[0] == 0.0
+    assert emu.xp.sort(dev).get()[0] > 0  # sorting moves bits: kept
+
+
+def test_semantic_counts_keep_subnormal_predictions(emu, rng):
+    from pycsc.eval.semantic import semantic_counts
+
+    pred = _subnormal_volume(rng)
+    truth = rng.random(pred.shape) < 0.5
+    want = semantic_counts(pred, truth)
+    assert semantic_counts(emu.xp.asarray(pred), emu.xp.asarray(truth)) == want
+    # and as truth, too (the official test is > 0 on both arrays)
+    want = semantic_counts(truth, pred)
+    assert semantic_counts(emu.xp.asarray(truth), emu.xp.asarray(pred)) == want
+
+
+def test_float_instance_ids_with_subnormals_relabel_like_the_cpu(emu, rng):
+    from pycsc.eval.instance import relabel
+
+    pred = np.nan_to_num(_subnormal_volume(rng), nan=5.0)
+    ids, n = relabel(pred, device="cpu")
+    got, m = relabel(emu.xp.asarray(pred), device="gpu")
+    assert m == n
+    np.testing.assert_array_equal(got.get(), ids)
