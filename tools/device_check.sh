@@ -38,5 +38,4 @@ grep -E "^(FAILED|ERROR)|passed|failed" "$OUT/gpu-tests.log" | tail -25 >> "$OUT
 
 timeout "${BENCH_S:-200}" python3 benchmarks/bench_gpu.py --out "$OUT/gpu.json" > "$OUT/bench.log" 2>&1
 say "benchmark: exit $?"
-cat "$OUT/bench.log" >> "$OUT/summary.txt"
-cat "$OUT/summary.txt"
+tee -a "$OUT/summary.txt" < "$OUT/bench.log"
