@@ -125,6 +125,9 @@ class CupyBackend:
 
 
 def _compile_failure(source: str, name: str, exc: BaseException) -> str:
+    if type(exc).__name__ == "CompileException":  # NVRTC ran and rejected the source: our bug
+        return (f"NVRTC rejected pycsc's CUDA source {source} (kernel {name!r}); this is a bug in pycsc, "
+                f"please report it with this log. Meanwhile run on the CPU (--device cpu).\n{exc}")
     first = (str(exc).strip().splitlines() or [""])[0][:300]
     return (f"could not build the GPU kernel {name!r} from {source} at run time "
             f"({type(exc).__name__}: {first}). The GPU paths need CUDA's run-time compiler, "

@@ -161,6 +161,16 @@ def test_cupy_backend_reports_compile_failures(monkeypatch):
             b.kernel(source, "any", defines)
     assert not b._modules
 
+    CompileException = type("CompileException", (Exception,), {})  # cupy.cuda.compiler's name
+
+    class BadSource(NoNvrtc):
+        def get_function(self, name):
+            raise CompileException("kern.cu(3): error: identifier \"x\" is undefined")
+
+    FakeCupy.RawModule = BadSource
+    with pytest.raises(BackendUnavailableError, match=r"(?s)bug in pycsc.*identifier"):
+        _runtime.CupyBackend(FakeCupy()).kernel(source, "any", defines)
+
 
 def test_auto_stays_on_cpu_without_gpu(monkeypatch):
     monkeypatch.setattr(_dispatch._gpu, "gpu_status", lambda: (False, "none"))
