@@ -1,4 +1,4 @@
-"""Compile kernel sources with NVRTC, no GPU needed (the nvidia-cuda-nvrtc wheel is enough).
+"""Compile kernel sources with NVRTC, no GPU needed (the nvidia-cuda-nvrtc wheels are enough).
 
 This is the compiler CuPy uses at run time, called through ctypes with the options CuPy
 passes, so a kernel that would fail to build on a user's GPU fails here first.
@@ -13,8 +13,11 @@ import functools
 
 
 @functools.lru_cache(maxsize=1)
-def library() -> ctypes.CDLL | None:
-    candidates = []
+def libraries() -> tuple[tuple[str, ctypes.CDLL], ...]:
+    """Every NVRTC found, as ("nvrtc<major>.<minor>", library), one per CUDA major version:
+    $PYCSC_NVRTC if set, the nvidia wheels' (CUDA 12's nvidia-cuda-nvrtc-cu12 and CUDA 13's
+    nvidia-cuda-nvrtc, as the gpu-cu12 and gpu-cu13 extras install them), else the system's."""
+    candidates = [os.environ["PYCSC_NVRTC"]] if os.environ.get("PYCSC_NVRTC") else []
     try:
         import nvidia  # namespace package of the nvidia-* wheels
 
@@ -24,18 +27,20 @@ def library() -> ctypes.CDLL | None:
     except ImportError:
         pass
     candidates += ["libnvrtc.so", "libnvrtc.so.13", "libnvrtc.so.12"]
+    found: dict[int, tuple[str, ctypes.CDLL]] = {}
     for c in candidates:
         if "builtins" in os.path.basename(c):
             continue
         try:
-            return ctypes.CDLL(c)
+            lib = ctypes.CDLL(c)
         except OSError:
             continue
-    return None
+        major, minor = version(lib)
+        found.setdefault(major, (f"nvrtc{major}.{minor}", lib))
+    return tuple(found[k] for k in sorted(found))
 
 
-def version() -> tuple[int, int]:
-    lib = library()
+def version(lib: ctypes.CDLL) -> tuple[int, int]:
     major, minor = ctypes.c_int(), ctypes.c_int()
     lib.nvrtcVersion(ctypes.byref(major), ctypes.byref(minor))
     return major.value, minor.value
@@ -54,12 +59,11 @@ def cupy_options(options: tuple[str, ...], arch: str) -> list[str]:
     return [*options, *CUPY_APPENDS, f"-arch={arch}", *CUPY_APPENDS_AFTER_ARCH]
 
 
-def compile_source(text: str, name: str, options: tuple[str, ...], arch: str = "sm_90",
+def compile_source(lib: ctypes.CDLL, text: str, name: str, options: tuple[str, ...], arch: str = "sm_90",
                    ptx: bool = False) -> tuple[int, str, int | str]:
     """(status, log, cubin bytes) for `text` compiled as CuPy would, with `options` for `arch`
     (a real architecture such as sm_90). With `ptx`, the PTX text of the virtual architecture
     instead of the cubin size."""
-    lib = library()
     prog = ctypes.c_void_p()
     status = lib.nvrtcCreateProgram(ctypes.byref(prog), text.encode(), name.encode(), 0, None, None)
     if status:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import platform
 import re
+import sys
 
 import numpy as np
 import pytest
 import _emulator
 from _emulator import EmulatedBackend, build, host_boundary
-from _nvrtc import compile_source, library
+from _nvrtc import compile_source, libraries
 from conftest import import_gpu_drivers
 
 from pycsc import _core, ops
@@ -38,36 +40,48 @@ def test_includes_are_inlined_once():
         assert text.count("typedef unsigned long long u64;") == 1
 
 
-@pytest.mark.skipif(library() is None, reason="NVRTC not found (pip install nvidia-cuda-nvrtc-cu12)")
+# Each NVRTC found (CUDA 12 and 13 with the test extra); the tests skip where there is none.
+NVRTCS = [pytest.param(lib, id=label) for label, lib in libraries()] or [
+    pytest.param(None, marks=pytest.mark.skip(reason="NVRTC not found (pip install nvidia-cuda-nvrtc-cu12)"))]
+
+
+def test_test_extra_brings_nvrtc_12_and_13():
+    if sys.platform != "linux" or platform.machine() != "x86_64":
+        pytest.skip("the NVRTC wheels of the test extra are for Linux x86-64")
+    assert sorted(label.split(".")[0] for label, _ in libraries()) == ["nvrtc12", "nvrtc13"]
+
+
+@pytest.mark.parametrize("nvrtc", NVRTCS)
 @pytest.mark.parametrize("arch", [pytest.param("sm_80", marks=pytest.mark.slow), "sm_90"])
 @pytest.mark.parametrize("build_", BUILDS, ids=_build_id)
-def test_kernels_compile_with_nvrtc(build_, arch):
+def test_kernels_compile_with_nvrtc(build_, arch, nvrtc):
     """The exact text and options CuPy would hand NVRTC build for Ampere and Hopper."""
     source, defines = build_
-    status, log, cubin = compile_source(_runtime.load_source(source), source,
+    status, log, cubin = compile_source(nvrtc, _runtime.load_source(source), source,
                                         _runtime.NVRTC_OPTIONS + _runtime.define_options(defines), arch)
     assert status == 0, f"{source} {defines}:\n{log}"
     assert cubin > 0
     assert "warning" not in log.lower(), log
 
 
-@pytest.mark.skipif(library() is None, reason="NVRTC not found (pip install nvidia-cuda-nvrtc-cu12)")
+@pytest.mark.parametrize("nvrtc", NVRTCS)
 @pytest.mark.parametrize("build_", BUILDS, ids=_build_id)
-def test_kernels_never_flush_subnormals(build_):
+def test_kernels_never_flush_subnormals(build_, nvrtc):
     """CuPy compiles with -ftz=true after our options; no instruction may carry .ftz, or a
     float32 subnormal would read as zero on the GPU and not on the CPU (see common.cuh)."""
     source, defines = build_
-    status, log, ptx = compile_source(_runtime.load_source(source), source,
+    status, log, ptx = compile_source(nvrtc, _runtime.load_source(source), source,
                                       _runtime.NVRTC_OPTIONS + _runtime.define_options(defines), "sm_90", ptx=True)
     assert status == 0, log
     flushing = sorted(set(re.findall(r"^\s*(\S*\.ftz\S*)", ptx, re.M)))
     assert not flushing, f"{source} {defines}: {flushing}"
 
 
-def test_ftz_check_sees_float32_instructions():
+@pytest.mark.parametrize("nvrtc", NVRTCS)
+def test_ftz_check_sees_float32_instructions(nvrtc):
     # The check above is only as good as its pattern: a plain float32 compare must show .ftz.
     text = 'extern "C" __global__ void k(const float* a, int* b) { b[0] = a[0] < a[1]; }'
-    status, log, ptx = compile_source(text, "k.cu", _runtime.NVRTC_OPTIONS, "sm_90", ptx=True)
+    status, log, ptx = compile_source(nvrtc, text, "k.cu", _runtime.NVRTC_OPTIONS, "sm_90", ptx=True)
     assert status == 0, log
     assert re.findall(r"^\s*(\S*\.ftz\S*)", ptx, re.M) == ["setp.lt.ftz.f32"]
 
