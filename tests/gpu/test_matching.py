@@ -78,23 +78,8 @@ def test_large_sparse_ids(emu, rng):
 
 
 @pytest.mark.parametrize("seed", range(4))
-def test_tied_splits_take_the_official_path_on_both(seed, emu):
-    rng = np.random.default_rng(seed)
-    n = 20 + 10 * seed
-    truth = np.zeros((4, n * 6), np.uint32)
-    pred = np.zeros_like(truth)
-    next_pred = 1
-    for obj in range(1, n + 1):
-        x = (obj - 1) * 6
-        truth[:, x:x + 4] = obj
-        if rng.random() < 0.5:
-            pred[:2, x:x + 4], pred[2:, x:x + 4] = next_pred, next_pred + 1
-            next_pred += 2
-        else:
-            pred[:, x:x + 4] = next_pred
-            next_pred += 1
-    order = rng.permutation(next_pred - 1) + 1
-    pred = np.where(pred > 0, order[np.maximum(pred, 1) - 1], 0).astype(np.uint32)
+def test_tied_splits_take_the_official_path_on_both(seed, emu, tied_splits):
+    truth, pred = tied_splits(np.random.default_rng(seed), 20 + 10 * seed)
     compare(emu, truth, pred)
     compare(emu, truth, pred, ties="native")
 

@@ -441,24 +441,9 @@ def official_network_mapping(truth, pred):
 
 
 @pytest.mark.parametrize("seed", range(6))
-def test_tied_splits_follow_the_official_choice(seed):
+def test_tied_splits_follow_the_official_choice(seed, tied_splits):
     # Truth objects split into two equal halves: tied optima, where the official pick is OR-Tools'.
-    rng = np.random.default_rng(seed)
-    n = 40 + 30 * seed
-    truth = np.zeros((4, n * 6), np.uint32)
-    pred = np.zeros_like(truth)
-    next_pred = 1
-    for obj in range(1, n + 1):
-        x = (obj - 1) * 6
-        truth[:, x:x + 4] = obj
-        if rng.random() < 0.5:
-            pred[:2, x:x + 4], pred[2:, x:x + 4] = next_pred, next_pred + 1
-            next_pred += 2
-        else:
-            pred[:, x:x + 4] = next_pred
-            next_pred += 1
-    order = rng.permutation(next_pred - 1) + 1
-    pred = np.where(pred > 0, order[np.maximum(pred, 1) - 1], 0).astype(np.uint32)
+    truth, pred = tied_splits(np.random.default_rng(seed), 40 + 30 * seed)
     assert match_instances(truth, pred) == official_network_mapping(truth, pred)
 
 
