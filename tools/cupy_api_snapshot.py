@@ -11,7 +11,7 @@ The file holds one entry per CuPy version recorded (a rerun replaces that versio
 the emulator holds the drivers to every one of them. Record the oldest CuPy the gpu extras
 allow and the newest. CuPy imports without a GPU:
 
-    pip install --target /tmp/cupy 'cupy-cuda12x==13.4.*' fastrlock
+    pip install --target /tmp/cupy 'cupy-cuda12x==14.0.*' fastrlock cuda-pathfinder
     PYTHONPATH=/tmp/cupy python tools/cupy_api_snapshot.py
 """
 

@@ -47,7 +47,7 @@ def version(lib: ctypes.CDLL) -> tuple[int, int]:
 
 
 # What CuPy's RawModule adds after the caller's options before calling NVRTC (read off
-# cupy/cuda/compiler.py of CuPy 13.4.1 and 14.2.0: _compile_with_cache_cuda appends -ftz=true,
+# cupy/cuda/compiler.py of CuPy 13.4.1, 14.0.1 and 14.2.0: _compile_with_cache_cuda appends -ftz=true,
 # then the architecture, then --device-as-default-execution-space). NVRTC honours the last of
 # two conflicting options, so -ftz=true overrides an earlier --ftz=false.
 CUPY_APPENDS = ("-ftz=true",)
