@@ -34,7 +34,17 @@ def gpu_status() -> tuple[bool, str]:
         return False, f"cupy {cupy.__version__} found but no CUDA device"
     props = cupy.cuda.runtime.getDeviceProperties(0)
     name = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
-    return True, f"cupy {cupy.__version__}, {n} device(s), device 0: {name}"
+    # The kernels are compiled on first use: without a loadable NVRTC the GPU is no use, and
+    # "auto" must stay on the CPU rather than fail at the first kernel.
+    try:
+        from cupy.cuda import nvrtc
+
+        major, minor = nvrtc.getVersion()
+    except Exception as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        return False, (f"cupy {cupy.__version__} and device {name} found, but CUDA's run-time compiler "
+                       f"NVRTC does not load ({first}); {INSTALL_HINT}")
+    return True, f"cupy {cupy.__version__}, NVRTC {major}.{minor}, {n} device(s), device 0: {name}"
 
 
 def require_gpu() -> Any:

@@ -232,6 +232,35 @@ def test_to_host_walks_containers():
     assert isinstance(out[2]["k"].a, np.ndarray) and out[2]["k"].b == 3 and out[3] == 5
 
 
+def _fake_cupy(monkeypatch, nvrtc_version):
+    import types
+
+    def get_version():
+        if nvrtc_version is None:
+            raise RuntimeError("CuPy failed to load libnvrtc.so.12: OSError: cannot open shared object file")
+        return nvrtc_version
+
+    runtime = types.SimpleNamespace(getDeviceCount=lambda: 1, getDeviceProperties=lambda i: {"name": b"Fake H100"})
+    cuda = types.ModuleType("cupy.cuda")
+    cuda.runtime, cuda.nvrtc = runtime, types.SimpleNamespace(getVersion=get_version)
+    fake = types.ModuleType("cupy")
+    fake.__version__, fake.cuda = "14.9.9", cuda
+    monkeypatch.setitem(sys.modules, "cupy", fake)
+    monkeypatch.setitem(sys.modules, "cupy.cuda", cuda)
+    _dispatch._gpu.gpu_status.cache_clear()
+
+
+def test_gpu_status_needs_nvrtc(monkeypatch):
+    try:
+        _fake_cupy(monkeypatch, (13, 5))
+        assert _dispatch._gpu.gpu_status() == (True, "cupy 14.9.9, NVRTC 13.5, 1 device(s), device 0: Fake H100")
+        _fake_cupy(monkeypatch, None)
+        ok, why = _dispatch._gpu.gpu_status()
+        assert not ok and "NVRTC does not load (CuPy failed to load libnvrtc.so.12" in why and "gpu-cu13" in why
+    finally:
+        _dispatch._gpu.gpu_status.cache_clear()
+
+
 def test_cupy_backend_needs_a_gpu(monkeypatch):
     if _runtime.has_override():
         pytest.skip("a backend is installed")
