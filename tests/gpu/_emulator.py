@@ -379,12 +379,19 @@ class EmulatedBackend:
 
 _built: dict = {}
 
+# PYCSC_EMU_SANITIZE=1 builds the kernels with AddressSanitizer and UBSan: an out-of-bounds
+# access, which a GPU would let pass silently, stops the test. Python must run with the
+# runtime preloaded (tools/emulator_sanitize.sh does this).
+SANITIZE_FLAGS = ("-fsanitize=address,undefined", "-fno-sanitize-recover=undefined", "-fno-omit-frame-pointer", "-g")
+
 
 def build(source: str, defines: dict[str, str] | None):
     """Compile `source` with `defines` for the host (cached on disk by content)."""
     text = load_source(source)
     opts = define_options(defines)
-    key = hashlib.sha256("\0".join([text, *opts, (HERE / "emu.hpp").read_text(), Path(__file__).read_text()]).encode()).hexdigest()[:20]
+    flags = SANITIZE_FLAGS if os.environ.get("PYCSC_EMU_SANITIZE") else ()
+    key = hashlib.sha256("\0".join([text, *opts, *flags, (HERE / "emu.hpp").read_text(),
+                                     Path(__file__).read_text()]).encode()).hexdigest()[:20]
     with _lock:
         if key in _built:
             return _built[key]
@@ -397,7 +404,7 @@ def build(source: str, defines: dict[str, str] | None):
             tmp = so.with_suffix(f".{os.getpid()}.tmp")
             cmd = [compiler(), "-std=c++17", "-O1", "-fPIC", "-shared", "-pthread", "-ffp-contract=off",
                    "-Wall", "-Wno-unused-function", "-Wno-unused-variable", "-Wno-unused-but-set-variable",
-                   f"-I{HERE}", *opts, str(cpp), "-o", str(tmp)]
+                   f"-I{HERE}", *flags, *opts, str(cpp), "-o", str(tmp)]
             res = subprocess.run(cmd, capture_output=True, text=True)
             if res.returncode:
                 raise AssertionError(f"emulator build of {source} {opts} failed:\n{res.stderr[-6000:]}")

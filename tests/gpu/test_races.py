@@ -126,3 +126,7 @@ def test_rescale(racing, rng, order):
     if order == 1:
         image = image.astype(np.float32) / 7
     check(racing, ops.rescale, image, (0.5, 0.7, 1.3), order)
+    # Without smoothing the input range comes from rescale_range, and the output is folded.
+    check(racing, ops.rescale, image, (0.5, 0.7, 1.3), order, anti_aliasing=False)
+    if order == 0:  # 64-bit ids above 2**53 change through float64: the gather's clip path
+        check(racing, ops.rescale, image.astype(np.uint64) + np.uint64(2**60), (0.5, 0.7, 1.3), 0)
