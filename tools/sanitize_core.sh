@@ -20,12 +20,7 @@ cp -r pycsc build/asan/site/ && rm -f build/asan/site/pycsc/_core*.so
 cp build/asan/_core*.so build/asan/site/pycsc/
 cp -r csrc/cuda build/asan/site/pycsc/gpu/kernels  # where an installed copy keeps them
 
-asan=$(g++ -print-file-name=libasan.so)
-ubsan=$(g++ -print-file-name=libubsan.so)
-export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}
-export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-export PYTHONSAFEPATH=1 PYTHONPATH="$root/build/asan/site"
+export PYTHONPATH="$root/build/asan/site"
 [ -z "${PYCSC_GOLDEN_DIR:-}" ] && [ -d "$root/../shared/golden" ] && export PYCSC_GOLDEN_DIR="$root/../shared/golden"
 if [ $# -eq 0 ]; then set -- tests/ops tests/eval; fi
-# --capture=sys: a report written to fd 2 just before the abort must reach the terminal.
-LD_PRELOAD="$asan $ubsan" exec python3 -m pytest -q -p no:cacheprovider --capture=sys "$@"
+exec bash tools/_sanitized_pytest.sh "$@"

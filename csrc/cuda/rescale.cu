@@ -151,10 +151,17 @@ struct rs_range {
   u8 nan;
   __device__ rs_range() : lo(rs_num<T>::highest()), hi(rs_num<T>::lowest()), nan(0) {}
   __device__ __forceinline__ void add(T v) {
-    const auto k = rs_key(v);
-    if constexpr (!rs_num<T>::integer) nan |= (u8)(k != k);
-    lo = k < rs_key(lo) ? v : lo;
-    hi = k > rs_key(hi) ? v : hi;
+    if constexpr (rs_num<T>::integer) {
+      merge(v, v, 0);
+    } else {
+      merge(v, v, (u8)(rs_key(v) != rs_key(v)));
+    }
+  }
+  // Another range (lo2, hi2, nan2) folded in; a NaN value compares false and moves nothing.
+  __device__ __forceinline__ void merge(T lo2, T hi2, u8 nan2) {
+    lo = rs_key(lo2) < rs_key(lo) ? lo2 : lo;
+    hi = rs_key(hi2) > rs_key(hi) ? hi2 : hi;
+    nan |= nan2;
   }
   __device__ __forceinline__ void store(T* plo, T* phi, u8* pnan, u64 i) const {
     plo[i] = lo;
@@ -356,11 +363,7 @@ template <class T>
 __device__ __forceinline__ void rs_fold(const T* lo, const T* hi, const u8* nan, u64 n, T* out_lo, T* out_hi,
                                         u8* out_nan) {
   rs_range<T> range;
-  for (u64 i = pycsc_thread_index(); i < n; i += pycsc_thread_stride()) {
-    range.lo = rs_key(lo[i]) < rs_key(range.lo) ? lo[i] : range.lo;
-    range.hi = rs_key(hi[i]) > rs_key(range.hi) ? hi[i] : range.hi;
-    range.nan |= nan[i];
-  }
+  for (u64 i = pycsc_thread_index(); i < n; i += pycsc_thread_stride()) range.merge(lo[i], hi[i], nan[i]);
   range.store(out_lo, out_hi, out_nan, pycsc_thread_index());
 }
 

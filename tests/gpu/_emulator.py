@@ -170,10 +170,14 @@ def _is_host_array(x) -> bool:
     return type(x) is np.ndarray and x.ndim > 0
 
 
-def _holds_device_array(args, kwargs) -> bool:
+def _flat_args(args, kwargs) -> list:
+    """The arguments of a call, with those inside lists and tuples (one level) too."""
     flat = list(args) + list(kwargs.values())
-    flat += [y for x in flat if isinstance(x, (list, tuple)) for y in x]
-    return any(isinstance(x, DeviceArray) for x in flat)
+    return flat + [y for x in flat if isinstance(x, (list, tuple)) for y in x]
+
+
+def _holds_device_array(args, kwargs) -> bool:
+    return any(isinstance(x, DeviceArray) for x in _flat_args(args, kwargs))
 
 
 def _refusing(where: str, fn, advice: str):
@@ -232,9 +236,7 @@ class EmulatedXP:
         def call(*args, **kwargs):
             check_cupy_call(name, args, kwargs)
             if name not in self._TAKES_HOST:
-                flat = list(args) + list(kwargs.values())
-                flat += [y for x in flat if isinstance(x, (list, tuple)) for y in x]
-                if any(_is_host_array(x) for x in flat):
+                if any(_is_host_array(x) for x in _flat_args(args, kwargs)):
                     raise TypeError(f"xp.{name} was given a NumPy array; move it with xp.asarray first "
                                     "(CuPy functions take device arrays only)")
             if name not in _KEEPS_SUBNORMALS:

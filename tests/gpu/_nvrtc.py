@@ -59,32 +59,28 @@ def cupy_options(options: tuple[str, ...], arch: str) -> list[str]:
     return [*options, *CUPY_APPENDS, f"-arch={arch}", *CUPY_APPENDS_AFTER_ARCH]
 
 
-def compile_source(lib: ctypes.CDLL, text: str, name: str, options: tuple[str, ...], arch: str = "sm_90",
-                   ptx: bool = False) -> tuple[int, str, int | str]:
-    """(status, log, cubin bytes) for `text` compiled as CuPy would, with `options` for `arch`
-    (a real architecture such as sm_90). With `ptx`, the PTX text of the virtual architecture
-    instead of the cubin size."""
+def compile_source(lib: ctypes.CDLL, text: str, name: str, options: tuple[str, ...],
+                   arch: str = "sm_90") -> tuple[int, str, int, str]:
+    """(status, log, cubin bytes, PTX text) for `text` compiled as CuPy would, with `options`
+    for `arch` (a real architecture such as sm_90; NVRTC keeps the PTX it went through)."""
     prog = ctypes.c_void_p()
     status = lib.nvrtcCreateProgram(ctypes.byref(prog), text.encode(), name.encode(), 0, None, None)
     if status:
-        return status, "nvrtcCreateProgram failed", 0
-    target = arch.replace("sm_", "compute_") if ptx else arch
-    opts = [o.encode() for o in cupy_options(options, target)]
+        return status, "nvrtcCreateProgram failed", 0, ""
+    opts = [o.encode() for o in cupy_options(options, arch)]
     try:
         status = lib.nvrtcCompileProgram(prog, len(opts), (ctypes.c_char_p * len(opts))(*opts))
         size = ctypes.c_size_t()
         lib.nvrtcGetProgramLogSize(prog, ctypes.byref(size))
         log = ctypes.create_string_buffer(size.value)
         lib.nvrtcGetProgramLog(prog, log)
-        result: int | str = 0
-        if status == 0 and ptx:
-            lib.nvrtcGetPTXSize(prog, ctypes.byref(size))
-            buf = ctypes.create_string_buffer(size.value)
-            lib.nvrtcGetPTX(prog, buf)
-            result = buf.value.decode()
-        elif status == 0:
-            lib.nvrtcGetCUBINSize(prog, ctypes.byref(size))
-            result = size.value
-        return status, log.value.decode(errors="replace"), result
+        if status:
+            return status, log.value.decode(errors="replace"), 0, ""
+        lib.nvrtcGetCUBINSize(prog, ctypes.byref(size))
+        cubin = size.value
+        lib.nvrtcGetPTXSize(prog, ctypes.byref(size))
+        ptx = ctypes.create_string_buffer(size.value)
+        lib.nvrtcGetPTX(prog, ptx)
+        return status, log.value.decode(errors="replace"), cubin, ptx.value.decode()
     finally:
         lib.nvrtcDestroyProgram(ctypes.byref(prog))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import platform
 import re
 import sys
@@ -51,14 +52,28 @@ def test_test_extra_brings_nvrtc_12_and_13():
     assert sorted(label.split(".")[0] for label, _ in libraries()) == ["nvrtc12", "nvrtc13"]
 
 
+def _ftz_instructions(ptx: str) -> list[str]:
+    """The PTX instructions that flush subnormals (those with a .ftz modifier)."""
+    return re.findall(r"^\s*(\S*\.ftz\S*)", ptx, re.M)
+
+
+@functools.lru_cache(maxsize=None)
+def _compiled(nvrtc, build_id: str, arch: str) -> tuple[int, str, int, list[str]]:
+    """One NVRTC compile per build and architecture, shared by the tests below: (status,
+    log, cubin bytes, flushing instructions)."""
+    source, defines = next(b for b in BUILDS if _build_id(b) == build_id)
+    status, log, cubin, ptx = compile_source(nvrtc, _runtime.load_source(source), source,
+                                             _runtime.NVRTC_OPTIONS + _runtime.define_options(defines), arch)
+    return status, log, cubin, _ftz_instructions(ptx)
+
+
 @pytest.mark.parametrize("nvrtc", NVRTCS)
 @pytest.mark.parametrize("arch", [pytest.param("sm_80", marks=pytest.mark.slow), "sm_90"])
 @pytest.mark.parametrize("build_", BUILDS, ids=_build_id)
 def test_kernels_compile_with_nvrtc(build_, arch, nvrtc):
     """The exact text and options CuPy would hand NVRTC build for Ampere and Hopper."""
     source, defines = build_
-    status, log, cubin = compile_source(nvrtc, _runtime.load_source(source), source,
-                                        _runtime.NVRTC_OPTIONS + _runtime.define_options(defines), arch)
+    status, log, cubin, _ = _compiled(nvrtc, _build_id(build_), arch)
     assert status == 0, f"{source} {defines}:\n{log}"
     assert cubin > 0
     assert "warning" not in log.lower(), log
@@ -70,10 +85,9 @@ def test_kernels_never_flush_subnormals(build_, nvrtc):
     """CuPy compiles with -ftz=true after our options; no instruction may carry .ftz, or a
     float32 subnormal would read as zero on the GPU and not on the CPU (see common.cuh)."""
     source, defines = build_
-    status, log, ptx = compile_source(nvrtc, _runtime.load_source(source), source,
-                                      _runtime.NVRTC_OPTIONS + _runtime.define_options(defines), "sm_90", ptx=True)
+    status, log, _, ftz = _compiled(nvrtc, _build_id(build_), "sm_90")
     assert status == 0, log
-    flushing = sorted(set(re.findall(r"^\s*(\S*\.ftz\S*)", ptx, re.M)))
+    flushing = sorted(set(ftz))
     assert not flushing, f"{source} {defines}: {flushing}"
 
 
@@ -81,9 +95,9 @@ def test_kernels_never_flush_subnormals(build_, nvrtc):
 def test_ftz_check_sees_float32_instructions(nvrtc):
     # The check above is only as good as its pattern: a plain float32 compare must show .ftz.
     text = 'extern "C" __global__ void k(const float* a, int* b) { b[0] = a[0] < a[1]; }'
-    status, log, ptx = compile_source(nvrtc, text, "k.cu", _runtime.NVRTC_OPTIONS, "sm_90", ptx=True)
+    status, log, _, ptx = compile_source(nvrtc, text, "k.cu", _runtime.NVRTC_OPTIONS, "sm_90")
     assert status == 0, log
-    assert re.findall(r"^\s*(\S*\.ftz\S*)", ptx, re.M) == ["setp.lt.ftz.f32"]
+    assert _ftz_instructions(ptx) == ["setp.lt.ftz.f32"]
 
 
 @pytest.mark.parametrize("build_", BUILDS, ids=_build_id)
