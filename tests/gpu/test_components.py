@@ -373,7 +373,9 @@ def racing_kernels(tmp_path_factory):
     return lib
 
 
-def test_unions_racing_on_host_threads(racing_kernels, rng):
+def test_unions_racing_on_host_threads(racing_kernels, rng, record_property):
+    # Whether the threads actually collide depends on the scheduler: on one busy core they may
+    # never do. Correctness is asserted; the number of failed CAS is reported, never required.
     failed_cas = 0
     for shape, conns in [((40, 48, 48), CONN[3]), ((1, 300, 300), (4, 8))]:
         for a in (rng.random(shape) < 0.55, blobs(rng, shape, 3, sigma=2.0, fg=0.5)):
@@ -389,7 +391,7 @@ def test_unions_racing_on_host_threads(racing_kernels, rng):
                     ref_ids, ref_n = ops.connected_components(view, c, device="cpu")
                     assert int(ends[-1]) == ref_n, (shape, c, seg, block)
                     np.testing.assert_array_equal(ids.reshape(ref_ids.shape), ref_ids)
-    assert failed_cas > 0  # the threads did race
+    record_property("failed_cas", failed_cas)
 
 
 # ---- on a device -----------------------------------------------------------------------------
