@@ -152,6 +152,10 @@ def resolve(cls: type[C], path: str | os.PathLike | None, overrides: Mapping[str
     return from_mapping(cls, merged, source)
 
 
+def _toml_key(key: str) -> str:
+    return key if key.replace("_", "").replace("-", "").isalnum() else _to_toml_value(key)
+
+
 def _to_toml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -162,31 +166,45 @@ def _to_toml_value(value: Any) -> str:
         return f'"{s}"'
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_to_toml_value(v) for v in value) + "]"
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{_toml_key(str(k))} = {_to_toml_value(v)}"
+                               for k, v in value.items() if v is not None) + "}"
     raise ConfigError(f"cannot write {value!r} to TOML")
 
 
-def to_toml(cfg: Any) -> str:
-    """Serialise a config dataclass (flat fields, nested dataclasses as tables); None is omitted."""
+def to_toml(cfg: Any, table: str | None = None) -> str:
+    """Serialise a config dataclass: its fields under ``[table]`` (top level when None),
+    nested dataclasses and dicts as sub-tables; None is omitted (it is every field's "unset")."""
     flat, tables = [], []
     for f in dataclasses.fields(cfg):
         value = getattr(cfg, f.name)
         if value is None:
             continue
+        sub = f"{table}.{f.name}" if table else f.name
         if dataclasses.is_dataclass(value):
-            tables.append(f"\n[{f.name}]\n" + to_toml(value))
-        elif isinstance(value, dict):
-            body = "".join(f"{k} = {_to_toml_value(v)}\n" for k, v in value.items() if v is not None)
-            tables.append(f"\n[{f.name}]\n" + body)
+            tables.append(to_toml(value, sub))
+        elif isinstance(value, Mapping):
+            body = "".join(f"{_toml_key(str(k))} = {_to_toml_value(v)}\n"
+                           for k, v in value.items() if v is not None)
+            tables.append(f"\n[{sub}]\n" + body)
         else:
             flat.append(f"{f.name} = {_to_toml_value(value)}\n")
-    return "".join(flat) + "".join(tables)
+    head = f"\n[{table}]\n" if table else ""
+    return head + "".join(flat) + "".join(tables)
 
 
 def write_resolved(cfg: Any, dest: str | os.PathLike) -> Path:
-    """Atomically write the resolved config to `dest` (a file path) and return it."""
+    """Atomically write the resolved config to `dest` (a file path) and return it.
+
+    The file is a config of the command that made the output: a pipeline command's fields
+    sit in its own table (``[predict]``, ``[process]``, ...), as the command reads them, so
+    ``csc <command> <dest>`` reruns exactly that command.
+    """
     from ._atomic import atomic_write_bytes
 
-    text = f"# resolved {type(cfg).__name__}, written by pycsc\n" + to_toml(cfg)
+    section = next((name for name, cls in PIPELINE_SECTIONS.items() if type(cfg) is cls), None)
+    text = (f"# resolved {type(cfg).__name__}, written by pycsc; rerun with the command that "
+            f"reads it\n" + to_toml(cfg, section).lstrip("\n"))
     return atomic_write_bytes(dest, text.encode())
 
 

@@ -6,8 +6,7 @@ import pytest
 
 from pycsc.cli._options import config_from_args, load_config
 from pycsc.cli.main import build_parser, main
-from pycsc.config import (DatasplitConfig, DemoConfig, PackConfig, PredictConfig, ProcessConfig, TrainConfig,
-                          load_toml)
+from pycsc.config import DatasplitConfig, DemoConfig, PackConfig, PredictConfig, ProcessConfig, TrainConfig
 from pycsc.errors import ConfigError
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
@@ -108,11 +107,11 @@ def test_bad_flags_exit_with_one_line(argv, message, capsys):
 
 
 def test_resolved_config_round_trips(tmp_path):
-    from pycsc.config import from_mapping, write_resolved
+    from pycsc.config import write_resolved
 
     cfg = load_config(TrainConfig, CONFIGS / "3d.toml", "train")
     path = write_resolved(cfg, tmp_path / "resolved.toml")
-    assert from_mapping(TrainConfig, load_toml(path), str(path)) == cfg
+    assert load_config(TrainConfig, path, "train") == cfg
     proc = load_config(ProcessConfig, CONFIGS / "process.toml", "process")
     path = write_resolved(proc, tmp_path / "p.toml")
-    assert from_mapping(ProcessConfig, load_toml(path), str(path)) == proc
+    assert load_config(ProcessConfig, path, "process") == proc
