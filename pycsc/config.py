@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import sys
 import types
 from pathlib import Path
@@ -109,8 +110,14 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
     raise ConfigError(f"{where}: unsupported config field type {hint!r}")
 
 
-def from_mapping(cls: type[C], data: Mapping[str, Any], source: str) -> C:
-    """Build the dataclass `cls` from `data`; `source` names the file (or table) in messages."""
+def from_mapping(cls: type[C], data: Mapping[str, Any], source: str,
+                 key_sources: Mapping[str, str] | None = None) -> C:
+    """Build the dataclass `cls` from `data`; `source` names the file (or table) in messages.
+
+    `key_sources` names another origin for some keys (``{"batch_size": "--batch-size"}`` for a
+    value given as a flag), so that a bad value is blamed on where it was written.
+    """
+    key_sources = key_sources or {}
     hints = get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - names)
@@ -120,14 +127,23 @@ def from_mapping(cls: type[C], data: Mapping[str, Any], source: str) -> C:
             + (f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else "")
             + f"; valid keys are: {', '.join(sorted(names))}"
         )
-    values = {k: _coerce(v, hints[k], f"{source}: `{k}`") for k, v in data.items()}
+    values = {k: _coerce(v, hints[k], f"{key_sources.get(k, source)}: `{k}`") for k, v in data.items()}
     try:
         obj = cls(**values)
     except TypeError as exc:  # a required field is absent
         raise ConfigError(f"{source}: {exc}") from None
     validate = getattr(obj, "validate", None)
     if callable(validate):
-        validate()
+        try:
+            validate()
+        except ConfigError as exc:
+            # Range checks name the key in backticks; blame the flag or file that set it.
+            named = re.search(r"`([A-Za-z_][\w.]*)", str(exc))
+            key = named.group(1).split(".")[0] if named else None
+            origin = key_sources.get(key, source if key in data else None) if key else None
+            if origin is None or str(exc).startswith(origin):
+                raise
+            raise ConfigError(f"{origin}: {exc}") from None
     return obj
 
 

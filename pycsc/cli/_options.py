@@ -159,7 +159,9 @@ def load_config(cls: type, path: str | Path | None, section: Optional[str],
             source = f"{path} [{section}]"
         else:
             table = data
-    return from_mapping(cls, _deep_merge(table, overrides or {}), source)
+    flags = {key: "--" + key.replace("_", "-") for key, value in (overrides or {}).items()
+             if not isinstance(value, Mapping)}
+    return from_mapping(cls, _deep_merge(table, overrides or {}), source, key_sources=flags)
 
 
 def add_command(sub: Any, name: str, cls: type, section: Optional[str], help: str,

@@ -29,3 +29,34 @@ def test_console_script_runs_without_torch():
 def test_no_command_prints_help(capsys):
     assert main([]) == 2
     assert "usage:" in capsys.readouterr().out
+
+
+def test_version_into_a_closed_pipe_is_quiet():
+    # `csc --version | head -1`: the reader leaves after one line.
+    proc = subprocess.Popen([sys.executable, "-m", "pycsc", "--version"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    proc.stdout.close()
+    assert proc.wait() == 0
+    assert b"BrokenPipe" not in proc.stderr.read()
+
+
+def test_debug_after_the_command_shows_the_traceback():
+    import pytest
+
+    from pycsc.errors import ConfigError
+
+    with pytest.raises(ConfigError):
+        main(["train", "--batch-size", "two", "--debug"])
+    assert main(["train", "--batch-size", "two"]) == 2
+
+
+def test_bad_flag_value_is_blamed_on_the_flag_not_the_file(tmp_path, capsys):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[train]\nbatch_size = 2\n")
+    assert main(["train", str(cfg), "--batch-size", "two"]) == 2
+    assert "--batch-size: `batch_size` must be an integer" in capsys.readouterr().err
+    assert main(["train", str(cfg), "--batch-size", "0"]) == 2
+    assert "--batch-size: `batch_size` must be >= 1" in capsys.readouterr().err
+    cfg.write_text("[train]\nbatch_size = 0\n")
+    assert main(["train", str(cfg)]) == 2
+    assert f"{cfg} [train]: `batch_size` must be >= 1" in capsys.readouterr().err
