@@ -265,6 +265,7 @@ class FetchConfig:
     raw_name: str = "em/fibsem-uint8"
     retries: int = 5
     progress: bool = True
+    zip: bool = False                     # the official pre-zipped bundle instead (crops = all)
 
     def validate(self) -> None:
         if self.workers < 1:
