@@ -155,3 +155,33 @@ def test_clear_errors(toy, toy_bucket, s3cfg, s3_server, tmp_path):
     s3_server.faults.reset()
     with pytest.raises(DataError, match="crawling s3://csc-no-such-bucket.*does not exist"):
         split(tmp_path, "none", "s3://csc-no-such-bucket", s3cfg)
+
+
+def test_cli_datasplit_and_train_flags(toy_bucket, s3_server, tmp_path, monkeypatch, capsys):
+    from pycsc.cli import datasplit as datasplit_cli
+    from pycsc.cli.main import main
+
+    out = tmp_path / "cli.csv"
+    rc = main(["datasplit", "--data-root", toy_bucket, "--classes", "mito,nuc", "--output", str(out),
+               "--s3-endpoint-url", s3_server.endpoint_url, "--s3-crawl-cache", str(tmp_path / "c")])
+    assert rc == 0 and "2 crops" in capsys.readouterr().out
+    assert all(r.raw.startswith(toy_bucket) for r in read_datasplit(out))
+    seen = []
+    monkeypatch.setattr("pycsc.data.datasplit.make_datasplit", lambda cfg: seen.append(cfg) or read_datasplit(out))
+    assert main(["datasplit", "--s3", "--output", str(out)]) == 0          # no request is made here
+    assert seen[0].data_root == datasplit_cli.PUBLIC_S3_ROOT
+    from pycsc.cli._options import config_from_args
+    from pycsc.cli.main import build_parser
+
+    cfg = config_from_args(build_parser().parse_args(
+        ["train", "--s3-endpoint-url", "http://127.0.0.1:1", "--s3-cache-mb", "64", "--no-s3-anonymous"]))
+    assert (cfg.s3.endpoint_url, cfg.s3.cache_mb, cfg.s3.anonymous) == ("http://127.0.0.1:1", 64, False)
+
+
+@pytest.mark.slow
+def test_spawned_loader_workers_stream_with_the_parent_settings(toy, toy_bucket, s3cfg, tmp_path):
+    split(tmp_path, "local", toy["data_root"], s3cfg)
+    split(tmp_path, "remote", toy_bucket, s3cfg)
+    _, loss_local, w_local = short_training(tmp_path, "disk", tmp_path / "local.csv", s3cfg, num_workers=1)
+    _, loss_s3, w_s3 = short_training(tmp_path, "s3", tmp_path / "remote.csv", s3cfg, num_workers=1)
+    assert loss_s3 == loss_local and same_weights(w_local, w_s3)
