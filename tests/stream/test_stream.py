@@ -137,6 +137,12 @@ def test_warm_cache_answers_without_requests(toy, toy_bucket, s3cfg, s3_server, 
                         CLASSES, (16, 16, 16), (8.0, 8.0, 8.0)).read(0, lower, (16, 16, 16))
     for a, b in zip(cold + warm, local + local):
         np.testing.assert_array_equal(a, b)
+    s3_arrays.configure(dataclasses.replace(s3cfg, cache_mb=0))     # the bound holds: 0 = no cache
+    uncached = PatchReader(rows, CLASSES, (16, 16, 16), (8.0, 8.0, 8.0))
+    uncached.read(0, lower, (16, 16, 16))
+    before = s3_server.faults.requests
+    uncached.read(0, lower, (16, 16, 16))
+    assert s3_server.faults.requests > before
 
 
 def test_clear_errors(toy, toy_bucket, s3cfg, s3_server, tmp_path):
@@ -185,3 +191,20 @@ def test_spawned_loader_workers_stream_with_the_parent_settings(toy, toy_bucket,
     _, loss_local, w_local = short_training(tmp_path, "disk", tmp_path / "local.csv", s3cfg, num_workers=1)
     _, loss_s3, w_s3 = short_training(tmp_path, "s3", tmp_path / "remote.csv", s3cfg, num_workers=1)
     assert loss_s3 == loss_local and same_weights(w_local, w_s3)
+
+
+def test_private_bucket_anonymous_is_denied_signed_reads(toy, s3cfg, s3_server, monkeypatch):
+    from pycsc.fetch.testing import upload_tree
+
+    ds = toy["dataset"]
+    upload_tree(s3_server.admin_client(), "csc-private", toy["data_root"] / ds, prefix=f"{ds}/", public=False)
+    url = f"s3://csc-private/{ds}/{ds}.zarr/recon-1/em/fibsem-uint8/s0"
+    s3_arrays.configure(dataclasses.replace(s3cfg, retries=1))
+    with pytest.raises(DataError, match="access denied .*--no-s3-anonymous.*AWS_ACCESS_KEY_ID"):
+        s3_arrays.open_array(url)
+    # Credentials from the environment only (moto accepts any): no other provider is reached.
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    s3_arrays.configure(dataclasses.replace(s3cfg, anonymous=False))
+    np.testing.assert_array_equal(s3_arrays.open_array(url).read().result(), toy["em"])
