@@ -62,7 +62,8 @@ def em_group_for(cfg, dataset: str, raw_path: str) -> str:
 
 
 def _labelled_crops(cfg: DatasplitConfig):
-    """(dataset, crop name, crop group, {class: s0 voxel size}) in the local datasplit's order."""
+    """(dataset, crop name, crop group, {class: s0 voxel size}, EM found by the crawl or None)
+    for each crop, in the local datasplit's order; only the requested classes are sized."""
     root = str(cfg.data_root)
     if is_s3(root):
         from ..io.s3_crawl import crawl
@@ -75,7 +76,7 @@ def _labelled_crops(cfg: DatasplitConfig):
                     yield ds.name, c.crop, group, dict(c.classes), ds.has_em
         return
     for dataset, crop in find_crops(root, cfg.datasets, cfg.crops):
-        sizes = {c: _store.read_levels(crop / c)[0].voxel_size for c in crop_classes(crop)}
+        sizes = {c: _store.read_levels(crop / c)[0].voxel_size for c in crop_classes(crop) if c in cfg.classes}
         yield dataset, crop.name, str(crop.resolve()), sizes, None
 
 
@@ -138,10 +139,11 @@ def split_zarr(location: str) -> tuple[str, str]:
 
 def write_rows(rows: list[SplitRow], path: str | Path) -> Path:
     """Write rows (local paths or ``s3://`` URLs) in the official quoting, atomically."""
-    from .._atomic import atomic_write_bytes
-    import io
+    from io import StringIO
 
-    text = io.StringIO()
+    from .._atomic import atomic_write_bytes
+
+    text = StringIO()
     w = csv.writer(text, quoting=csv.QUOTE_ALL, lineterminator="\n")
     for r in rows:
         raw_root, raw_rel = split_zarr(r.raw)
