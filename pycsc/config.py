@@ -338,7 +338,7 @@ class S3StreamConfig:
 
 @dataclasses.dataclass(frozen=True)
 class DatasplitConfig:
-    """`csc datasplit`: the train/validate CSV in the official format, from local data."""
+    """`csc datasplit`: the train/validate CSV in the official format, from local data or S3."""
 
     data_root: str = _opt("data", "folder holding <dataset>/<dataset>.zarr, or s3://bucket[/prefix]")
     output: Path = _opt(Path("datasplit.csv"), "CSV to write (replaced if present)")

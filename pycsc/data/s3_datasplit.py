@@ -61,6 +61,29 @@ def em_group_for(cfg, dataset: str, raw_path: str) -> str:
     return group
 
 
+def streamed_targets(cfg, pattern: str) -> list:
+    """Predict targets for the crops on S3 below ``cfg.data_root`` whose folder name matches
+    `pattern` (``crop*``, ``crop234``): the s0 grid of each crop's first class, as
+    :func:`pycsc.predict.run` does for local crops. The crawl is the cached one."""
+    from ..io.s3_crawl import crawl
+    from .crops import Target, sort_targets
+
+    s3_arrays.configure(cfg.s3)
+    root = str(cfg.data_root).rstrip("/")
+    out = []
+    for ds in crawl(root, s3_arrays.current_settings(), raw_name="em/fibsem-uint8",
+                    cache_dir=cfg.s3.crawl_cache, refresh=cfg.s3.refresh_crawl):
+        for c in ds.crops:
+            if c.classes and fnmatch.fnmatchcase(c.crop, pattern):
+                first = sorted(c.classes)[0]
+                group = f"{root}/{ds.name}/{ds.name}.zarr/{ALIGNMENT}/labels/groundtruth/{c.crop}/{first}"
+                s0 = _store.read_levels(group)[0]
+                out.append(Target(ds.name, c.crop, (), s0.voxel_size, s0.translation, s0.shape))
+    if not out:
+        raise DataError(f"no crop on S3 matches {pattern!r} under {root}")
+    return sort_targets(out)
+
+
 def _labelled_crops(cfg: DatasplitConfig):
     """(dataset, crop name, crop group, {class: s0 voxel size}, EM found by the crawl or None)
     for each crop, in the local datasplit's order; only the requested classes are sized."""
@@ -152,4 +175,4 @@ def write_rows(rows: list[SplitRow], path: str | Path) -> Path:
     return atomic_write_bytes(path, text.getvalue().encode())
 
 
-__all__ = ["is_streamed", "em_group", "em_group_for", "make_streamed_datasplit", "write_rows", "split_zarr"]
+__all__ = ["is_streamed", "em_group", "em_group_for", "streamed_targets", "make_streamed_datasplit", "write_rows", "split_zarr"]

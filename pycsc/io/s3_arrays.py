@@ -137,7 +137,7 @@ def _explain(exc: Exception, url: str, what: str) -> DataError:
     """A DataError with the cause in words, from tensorstore's status text."""
     text = str(exc).split(" [tensorstore_spec=")[0]
     if "PERMISSION_DENIED" in text or "403" in text:
-        hint = ("the bucket is not public: set `s3.anonymous = false` (flag --s3-no-anonymous) and "
+        hint = ("the bucket is not public: set `s3.anonymous = false` (flag --no-s3-anonymous) and "
                 "provide AWS credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or ~/.aws)"
                 if current_settings().anonymous else
                 "the credentials in use may not read it: check AWS_PROFILE / AWS_ACCESS_KEY_ID, or "

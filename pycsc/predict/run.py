@@ -33,7 +33,7 @@ from ..data.dataset import intensity_scale, read_resampled
 from ..data.datasplit import crop_classes, find_crops
 from ..errors import ConfigError, DataError
 from ..io.s3_arrays import configure as configure_s3
-from ..data.s3_datasplit import em_group_for
+from ..data.s3_datasplit import em_group_for, is_s3, streamed_targets
 from .tiling import blend_weights, window_grid
 
 RAW_NAME = "recon-1/em/fibsem-uint8"
@@ -76,7 +76,9 @@ def plan_jobs(cfg: PredictConfig, spec: dict) -> list[Job]:
                 raise ConfigError("crops = ['test'] needs `manifest` (the test-crop manifest CSV)")
             targets += test_targets(cfg.manifest)
         else:
-            targets += _local_targets(Path(cfg.data_root), "*" if entry == "all" else crop_name(entry))
+            pattern = "*" if entry == "all" else crop_name(entry)
+            targets += (streamed_targets(cfg, pattern) if is_s3(str(cfg.data_root))
+                        else _local_targets(Path(cfg.data_root), pattern))
     targets += [region_target(r, i, vs) for i, r in enumerate(cfg.regions)]
     jobs, seen = [], set()
     for t in targets:

@@ -81,12 +81,14 @@ def test_train_and_predict_from_s3_equal_disk(toy, toy_bucket, s3cfg, tmp_path):
     for name, root in (("disk", toy["data_root"]), ("s3", toy_bucket)):
         cfg = PredictConfig(checkpoint=tmp_path / "disk" / "checkpoints" / "latest.pt", data_root=str(root),
                             manifest=toy["manifest"], output=str(tmp_path / f"pred_{name}/{{dataset}}.zarr/{{crop}}"),
-                            dtype="float32", threads=1, progress=False, s3=s3cfg)
-        (result,) = predict(cfg)
-        outputs[name] = {c: zarr.open_array(f"{result['output']}/{c}/s0")[:] for c in CLASSES}
-    for c in CLASSES:
-        assert outputs["s3"][c].shape == (32, 32, 32)
-        np.testing.assert_array_equal(outputs["s3"][c], outputs["disk"][c])
+                            dtype="float32", threads=1, progress=False, s3=s3cfg, crops=("test", "2"))
+        results = predict(cfg)          # the test crop (manifest) and crop2 (found on disk / on S3)
+        outputs[name] = {(r["crop"], c): zarr.open_array(f"{r['output']}/{c}/s0")[:]
+                         for r in results for c in CLASSES}
+    assert sorted(outputs["s3"]) == sorted(outputs["disk"]) and len(outputs["s3"]) == 4
+    assert outputs["s3"][(f"{toy['dataset']}/crop9", "mito")].shape == (32, 32, 32)
+    for key, disk in outputs["disk"].items():
+        np.testing.assert_array_equal(outputs["s3"][key], disk)
 
 
 def test_mixed_mode_labels_local_em_streamed(toy, toy_bucket, s3cfg, tmp_path):
