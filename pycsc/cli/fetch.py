@@ -79,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
 
         zip_path, _ = fetch_bundle(cfg)
         print(f"fetched and extracted {zip_path} into {cfg.dest}")
+        write_resolved(cfg, Path(cfg.dest) / "fetch.toml")
         return 0
     report = fetch(cfg)
     for w in report.plan.warnings:
