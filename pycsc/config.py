@@ -265,6 +265,7 @@ class FetchConfig:
     raw_name: str = "em/fibsem-uint8"
     retries: int = 5
     progress: bool = True
+    zip: bool = False                     # the official pre-zipped bundle instead (crops = all)
 
     def validate(self) -> None:
         if self.workers < 1:
@@ -311,10 +312,35 @@ def _check_shard(shard: str | None) -> None:
 
 
 @dataclasses.dataclass(frozen=True)
-class DatasplitConfig:
-    """`csc datasplit`: the train/validate CSV in the official format, from local data."""
+class S3StreamConfig:
+    """Reading arrays straight from S3 (any ``s3://`` path in a datasplit, `data_root` or `em_root`)."""
 
-    data_root: Path = _opt(Path("data"), "folder holding <dataset>/<dataset>.zarr")
+    endpoint_url: Optional[str] = _opt(None, "S3-compatible server, e.g. http://127.0.0.1:9000 (default: AWS)")
+    anonymous: bool = _opt(True, "unsigned requests (public buckets); false signs with the usual AWS credentials")
+    region: str = _opt("us-east-1", "bucket region")
+    em_root: Optional[str] = _opt(
+        None, "mixed mode: read EM from this root (e.g. s3://janelia-cosem-datasets), labels from data_root")
+    cache_mb: int = _opt(1024, "in-memory chunk cache shared by all streamed arrays, per process (MB)")
+    concurrency: int = _opt(32, "parallel S3 requests per process")
+    retries: int = _opt(10, "retries of a request on 5xx, throttling or a dropped connection")
+    retry_delay_s: float = _opt(0.1, "first retry delay (doubles each retry, at most 30 s)")
+    crawl_cache: Path = _opt(Path(".pycsc_cache/crawl"), "where bucket listings are kept between runs")
+    refresh_crawl: bool = _opt(False, "list the bucket again instead of using the cached listing")
+
+    def validate(self) -> None:
+        _check(self.cache_mb >= 0, f"`s3.cache_mb` must be >= 0; got {self.cache_mb}")
+        _check(self.concurrency >= 1, f"`s3.concurrency` must be >= 1; got {self.concurrency}")
+        _check(self.retries >= 0, f"`s3.retries` must be >= 0; got {self.retries}")
+        _check(self.retry_delay_s > 0, f"`s3.retry_delay_s` must be > 0; got {self.retry_delay_s}")
+        _check(self.em_root is None or self.em_root.startswith("s3://") or "://" not in self.em_root,
+               f"`s3.em_root` must be a local folder or an s3://bucket URL; got {self.em_root!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasplitConfig:
+    """`csc datasplit`: the train/validate CSV in the official format, from local data or S3."""
+
+    data_root: str = _opt("data", "folder holding <dataset>/<dataset>.zarr, or s3://bucket[/prefix]")
     output: Path = _opt(Path("datasplit.csv"), "CSV to write (replaced if present)")
     classes: tuple[str, ...] = _opt(("mito", "er"), "classes to look for")
     datasets: tuple[str, ...] = _opt(("*",), "dataset name patterns (glob)")
@@ -327,6 +353,7 @@ class DatasplitConfig:
     skip_empty_crops: bool = _opt(False, "drop crops where no requested class has a foreground voxel")
     seed: int = _opt(42, "seed of the train/validate draw")
     raw_name: str = _opt("em/fibsem-uint8", "EM group below recon-1/")
+    s3: S3StreamConfig = _opt(S3StreamConfig(), "S3 access when data_root or s3.em_root is s3://")
 
     def validate(self) -> None:
         _check(len(self.classes) > 0, "`classes` must name at least one class")
@@ -362,7 +389,7 @@ class TrainConfig:
     """`csc train`: a 2D or 3D network on random patches of the crops in a datasplit CSV."""
 
     datasplit: Path = _opt(Path("datasplit.csv"), "train/validate CSV (made from data_root if missing)")
-    data_root: Path = _opt(Path("data"), "local data, used only to create a missing datasplit")
+    data_root: str = _opt("data", "data (local folder or s3://bucket), used only to create a missing datasplit")
     output_dir: Path = _opt(Path("runs/3d_unet"), "checkpoints, logs and the resolved config go here")
     classes: tuple[str, ...] = _opt(("mito", "er"), "output channels, in order")
     architecture: Literal["unet", "resnet"] = _opt("unet", "network family")
@@ -392,6 +419,7 @@ class TrainConfig:
     resume: bool = _opt(True, "continue from output_dir/checkpoints/latest.pt when it exists")
     progress: bool = _opt(True, "show a progress bar")
     augment: AugmentConfig = _opt(AugmentConfig(), "augmentation")
+    s3: S3StreamConfig = _opt(S3StreamConfig(), "S3 access for s3:// paths in the datasplit")
 
     def validate(self) -> None:
         _check(len(self.classes) > 0, "`classes` must name at least one class")
@@ -420,7 +448,7 @@ class PredictConfig:
     """`csc predict`: sliding-window inference into OME-NGFF probability volumes."""
 
     checkpoint: Path = _opt(Path("runs/3d_unet/checkpoints/best.pt"), "trained model (.pt)")
-    data_root: Path = _opt(Path("data"), "folder holding <dataset>/<dataset>.zarr")
+    data_root: str = _opt("data", "folder holding <dataset>/<dataset>.zarr, or s3://bucket[/prefix]")
     manifest: Optional[Path] = _opt(None, "test-crop manifest CSV (needed for crops = test)")
     crops: tuple[str, ...] = _opt(("test",), "'test' (manifest crops), 'all' (local crops) or crop ids")
     regions: tuple[str, ...] = _opt(
@@ -437,6 +465,7 @@ class PredictConfig:
     overwrite: bool = _opt(False, "replace existing outputs (else finished crops are skipped)")
     shard: Optional[str] = _opt(None, "'i/N' (1 <= i <= N): only the i-th of N slices of the crops")
     progress: bool = _opt(True, "show a progress bar")
+    s3: S3StreamConfig = _opt(S3StreamConfig(), "S3 access when data_root or s3.em_root is s3://")
 
     def validate(self) -> None:
         _check(0.0 <= self.overlap < 1.0, f"`overlap` must be in [0, 1); got {self.overlap}")
@@ -531,5 +560,5 @@ class DemoConfig:
 PIPELINE_SECTIONS = {"datasplit": DatasplitConfig, "train": TrainConfig, "predict": PredictConfig,
                      "process": ProcessConfig, "pack": PackConfig}
 
-__all__ += ["DatasplitConfig", "AugmentConfig", "TrainConfig", "PredictConfig", "ProcessConfig",
+__all__ += ["S3StreamConfig", "DatasplitConfig", "AugmentConfig", "TrainConfig", "PredictConfig", "ProcessConfig",
             "PackConfig", "DemoConfig", "PIPELINE_SECTIONS", "OFFICIAL_INSTANCE_CLASSES"]

@@ -69,7 +69,9 @@ def add_config_options(parser: argparse.ArgumentParser, cls: type, prefix: str =
             group.add_argument(flag, dest=dest, nargs="+", metavar="KEY=VALUE", default=None,
                                help=helptext)
         elif _is_sequence(hint):
-            group.add_argument(flag, dest=dest, nargs="*", metavar="V", default=None, help=helptext)
+            group.add_argument(flag, dest=dest, nargs="*", metavar="V", default=None,
+                               help=helptext + ("" if f.name in WHOLE_ITEM_FIELDS else
+                                                " (space- or comma-separated)"))
         else:
             choices = _literal_args(hint)
             group.add_argument(flag, dest=dest, default=None,
@@ -104,6 +106,24 @@ def _nested_overrides(args: argparse.Namespace, cls: type, prefix: str) -> dict[
     return out
 
 
+#: List fields whose items contain commas themselves (``DATASET:z0,y0,x0:z1,y1,x1``).
+WHOLE_ITEM_FIELDS = frozenset({"regions"})
+
+
+def split_commas(words: list[str], name: str = "") -> list[str]:
+    """``["mito,nuc", "er"]`` -> ``["mito", "nuc", "er"]``: the official toolbox's lists are
+    comma-separated, ours space-separated; both (and mixtures) are accepted.
+
+    Examples
+    --------
+    >>> split_commas(["mito,nuc", "er"]), split_commas(["6,6,6"])
+    (['mito', 'nuc', 'er'], ['6', '6', '6'])
+    """
+    if name.rsplit(".", 1)[-1] in WHOLE_ITEM_FIELDS:
+        return list(words)
+    return [part.strip() for word in words for part in str(word).split(",") if part.strip()]
+
+
 def _convert(value: Any, hint: Any, name: str) -> Any:
     if isinstance(value, bool):
         return value
@@ -116,7 +136,7 @@ def _convert(value: Any, hint: Any, name: str) -> Any:
             table[key] = _scalar(text)
         return table
     if isinstance(value, list):
-        return value
+        return split_commas(value, name)
     literal = _literal_args(hint)
     if literal and not isinstance(literal[0], str):
         return _scalar(value)

@@ -42,6 +42,9 @@ def add_parser(sub) -> None:
     p.add_argument("--retries", type=int, help="retries on 5xx and timeouts (default 5)")
     p.add_argument("--no-progress", dest="progress", action="store_false", default=None,
                    help="no progress bar")
+    p.add_argument("--zip", action="store_true", default=None,
+                   help="download the official pre-zipped bundle matching --raw-padding (0 or 128) and "
+                   "--all-resolutions instead (crops = all only); resumable, checksummed, extracted into --dest")
     p.set_defaults(run=run)
 
 
@@ -70,7 +73,14 @@ def run(args: argparse.Namespace) -> int:
         k: getattr(args, k) for k in (
             "bucket", "endpoint_url", "anonymous", "dest", "datasets", "crops", "classes",
             "raw_padding", "all_resolutions", "workers", "dry_run", "verify", "test_manifest",
-            "alignment", "raw_name", "retries", "progress")})
+            "alignment", "raw_name", "retries", "progress", "zip")})
+    if cfg.zip:
+        from ..fetch.bundles import fetch_bundle
+
+        zip_path, _ = fetch_bundle(cfg)
+        print(f"fetched and extracted {zip_path} into {cfg.dest}")
+        write_resolved(cfg, Path(cfg.dest) / "fetch.toml")
+        return 0
     report = fetch(cfg)
     for w in report.plan.warnings:
         print(f"warning: {w}")

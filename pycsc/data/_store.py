@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from .. import io
+from ..io import s3_arrays
 
 _ARRAYS: dict[str, Any] = {}
 _LOCK = threading.Lock()
@@ -46,6 +47,8 @@ class Level:
 
 def read_attrs(path: str | Path) -> dict:
     """User attributes of a zarr node (empty when it has none or is not a zarr node)."""
+    if s3_arrays.is_s3(path):
+        return s3_arrays.read_attrs(path)
     p = Path(path)
     if not ((p / ".zattrs").is_file() or (p / "zarr.json").is_file()):
         return {}
@@ -54,7 +57,7 @@ def read_attrs(path: str | Path) -> dict:
 
 def read_levels(group: str | Path) -> list[Level]:
     """The levels of the OME-NGFF multiscale group at `group`, in the order listed."""
-    ms = io.read_multiscale(group)
+    ms = s3_arrays.read_multiscale(group) if s3_arrays.is_s3(group) else io.read_multiscale(group)
     levels = []
     for lv in ms.levels:
         path = os.path.join(str(group), lv.path)
@@ -83,7 +86,7 @@ def open_array(path: str) -> Any:
     """A cached read-only tensorstore handle (one per process; handles are thread-safe)."""
     handle = _ARRAYS.get(path)
     if handle is None:
-        handle = io.open_array(path)
+        handle = s3_arrays.open_array(path) if s3_arrays.is_s3(path) else io.open_array(path)
         with _LOCK:
             _ARRAYS[path] = handle
     return handle

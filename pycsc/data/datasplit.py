@@ -89,6 +89,10 @@ def make_datasplit(cfg: DatasplitConfig) -> list[SplitRow]:
     probability `validation_fraction` (seeded); then `force_all_classes`; finally, with two or
     more crops, at least one of each usage when the fraction is strictly between 0 and 1.
     """
+    from .s3_datasplit import is_streamed, make_streamed_datasplit
+
+    if is_streamed(cfg):  # data_root or s3.em_root is s3://
+        return make_streamed_datasplit(cfg)
     rng = np.random.default_rng(cfg.seed)
     rows: list[SplitRow] = []
     for dataset, crop in find_crops(cfg.data_root, cfg.datasets, cfg.crops):

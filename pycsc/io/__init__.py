@@ -4,6 +4,8 @@
 ``ngff``      OME-NGFF 0.4 multiscale metadata (0.5 read), multiscale groups
 ``arrays``    tensorstore reads/writes of zarr v2/v3 arrays, local or on S3
 ``s3``        listing and GET/HEAD with retries for crawling and fetching
+``s3_arrays`` streaming arrays from S3 for training/prediction (shared cache, retries)
+``s3_crawl``  what a bucket holds for the datasplit, cached on disk between runs
 ``manifest``  crop manifests (official CSV format, Parquet)
 ``classes``   the challenge's class ids, groups and instance classes
 

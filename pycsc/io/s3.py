@@ -127,6 +127,21 @@ class S3Client:
                 return None
             raise FetchError(f"{self.url(key)} does not exist (404)") from None
 
+    def get_range(self, key: str, start: int, stop: int) -> bytes:
+        """Bytes ``[start, stop)`` of `key` (one ranged GET, retried like every request)."""
+        def fetch() -> bytes:
+            r = self._client.get_object(Bucket=self.bucket, Key=key, Range=f"bytes={start}-{stop - 1}")
+            data = r["Body"].read()
+            if len(data) != stop - start:     # a connection cut mid-body: retry the range
+                from botocore.exceptions import IncompleteReadError
+
+                raise IncompleteReadError(actual_bytes=len(data), expected_bytes=stop - start)
+            return data
+        try:
+            return self._call("GET", key, fetch)
+        except _Absent:
+            raise FetchError(f"{self.url(key)} does not exist (404)") from None
+
     def head(self, key: str) -> ObjectInfo | None:
         """Size and ETag of `key`, or None if absent."""
         def probe() -> ObjectInfo:

@@ -32,6 +32,8 @@ from ..data.crops import Target, crop_name, region_target, select_shard, test_ta
 from ..data.dataset import intensity_scale, read_resampled
 from ..data.datasplit import crop_classes, find_crops
 from ..errors import ConfigError, DataError
+from ..io.s3_arrays import configure as configure_s3
+from ..data.s3_datasplit import em_group_for, is_s3, streamed_targets
 from .tiling import blend_weights, window_grid
 
 RAW_NAME = "recon-1/em/fibsem-uint8"
@@ -74,7 +76,9 @@ def plan_jobs(cfg: PredictConfig, spec: dict) -> list[Job]:
                 raise ConfigError("crops = ['test'] needs `manifest` (the test-crop manifest CSV)")
             targets += test_targets(cfg.manifest)
         else:
-            targets += _local_targets(Path(cfg.data_root), "*" if entry == "all" else crop_name(entry))
+            pattern = "*" if entry == "all" else crop_name(entry)
+            targets += (streamed_targets(cfg, pattern) if is_s3(str(cfg.data_root))
+                        else _local_targets(Path(cfg.data_root), pattern))
     targets += [region_target(r, i, vs) for i, r in enumerate(cfg.regions)]
     jobs, seen = [], set()
     for t in targets:
@@ -188,9 +192,7 @@ def predict_job(cfg: PredictConfig, spec: dict, run_model: _Model, job: Job) -> 
     group = Path(cfg.output.format(dataset=t.dataset, crop=t.crop))
     if not cfg.overwrite and all(_store.is_complete(group / c) for c in job.classes):
         return {"crop": f"{t.dataset}/{t.crop}", "skipped": True, "output": str(group)}
-    raw_group = Path(cfg.data_root) / t.dataset / f"{t.dataset}.zarr" / RAW_NAME
-    if not raw_group.is_dir():
-        raise DataError(f"predict: no EM for dataset {t.dataset!r} at {raw_group}; fetch it first")
+    raw_group = em_group_for(cfg, t.dataset, RAW_NAME)   # local folder or s3:// URL
     raw_levels = _store.read_levels(raw_group)
     vs = tuple(spec["voxel_size_nm"])
     _store.ensure_parent_groups(group)
@@ -240,6 +242,7 @@ def predict(cfg: PredictConfig) -> list[dict]:
 
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
+    configure_s3(cfg.s3)
     if cfg.device == "cuda" and not torch.cuda.is_available():
         raise ConfigError("`device` = 'cuda' but torch sees no CUDA device; use 'auto' or 'cpu'")
     device = torch.device("cuda" if cfg.device != "cpu" and torch.cuda.is_available() else "cpu")

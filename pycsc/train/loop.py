@@ -27,6 +27,7 @@ import torch
 from ..config import DatasplitConfig, TrainConfig, write_resolved
 from ..data.dataset import GridPatches, PatchReader, RandomPatches
 from ..data.datasplit import make_datasplit, read_datasplit
+from ..io.s3_arrays import configure as configure_s3
 from ..data.sampling import ClassBalancedSampler, UniformSampler, class_matrix, positive_weights
 from ..errors import ConfigError, DataError
 from . import checkpoint as ckpt
@@ -88,7 +89,7 @@ def _rows(cfg: TrainConfig, rank: int):
         if rank == 0:
             print(f"train: {cfg.datasplit} not found; making it from {cfg.data_root}")
             make_datasplit(DatasplitConfig(data_root=cfg.data_root, output=cfg.datasplit,
-                                           classes=cfg.classes, seed=cfg.seed))
+                                           classes=cfg.classes, seed=cfg.seed, s3=cfg.s3))
         if torch.distributed.is_available() and torch.distributed.is_initialized():
             torch.distributed.barrier()
     rows = read_datasplit(cfg.datasplit)
@@ -149,6 +150,7 @@ def train(cfg: TrainConfig) -> dict:
     ckpt_dir = out / "checkpoints"
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
+    configure_s3(cfg.s3)   # s3:// rows of the datasplit are streamed with these settings
     torch.manual_seed(cfg.seed + rank)
     np.random.seed((cfg.seed + rank) % 2**32)
     if main:
