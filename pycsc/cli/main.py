@@ -17,7 +17,7 @@ from ..errors import PycscError
 
 # Order is the order of `csc --help`.
 COMMAND_MODULES: tuple[str, ...] = (
-    "fetch", "datasplit", "train", "predict", "process", "pack", "evaluate", "simulate", "demo",
+    "fetch", "datasplit", "train", "predict", "process", "pack", "evaluate", "visualize", "simulate", "demo",
 )
 
 
