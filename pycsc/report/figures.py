@@ -57,8 +57,8 @@ def class_bars(runs: Sequence[Results], kind: str, path: Path) -> Path | None:
     metrics = SEMANTIC_METRICS if kind == "semantic" else INSTANCE_METRICS
     metrics = [(m, t) for m, t in metrics if any(np.isfinite(_values(r, labels, m)).any() for r in runs)]
     plt = _pyplot()
-    width = max(6.0, 0.32 * len(labels) * len(runs) + 2.0)
-    fig, axes = plt.subplots(len(metrics), 1, figsize=(width, 2.4 * len(metrics) + 0.6), squeeze=False)
+    width = min(13.0, max(6.0, 0.2 * len(labels) * len(runs) + 2.0))
+    fig, axes = plt.subplots(len(metrics), 1, figsize=(width, 2.2 * len(metrics) + 1.0), squeeze=False)
     x = np.arange(len(labels))
     bar = 0.8 / len(runs)
     for ax, (metric, title) in zip(axes[:, 0], metrics):
@@ -67,10 +67,11 @@ def class_bars(runs: Sequence[Results], kind: str, path: Path) -> Path | None:
                    label=r.name, color=COLOURS[i % len(COLOURS)])
         ax.set_ylabel(title)
         ax.set_ylim(0, 1.05)
-        ax.set_xticks(x, labels, rotation=60, ha="right", fontsize=8)
+        ax.set_xticks(x, labels, rotation=90, fontsize=8)
+        ax.set_xlim(-0.6, len(labels) - 0.4)
         ax.grid(axis="y", alpha=0.3)
-    axes[0, 0].set_title(f"{kind} classes")
-    axes[0, 0].legend(loc="upper right", fontsize=8)
+    axes[0, 0].set_title(f"{kind} classes", loc="left")
+    axes[0, 0].legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=len(runs), fontsize=8, frameon=False)
     fig.tight_layout()
     try:
         return _save(fig, path)
@@ -91,8 +92,8 @@ def overall_bars(runs: Sequence[Results], path: Path) -> Path:
     ax.set_xticks(x, [k.replace("_score", "").replace("_", " ") for k in OVERALL_KEYS])
     ax.set_ylim(0, 1.05)
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=8)
-    ax.set_title("overall scores")
+    ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=len(runs), fontsize=8, frameon=False)
+    ax.set_title("overall scores", loc="left")
     fig.tight_layout()
     try:
         return _save(fig, path)
@@ -109,9 +110,9 @@ def crop_matrix(runs: Sequence[Results], path: Path) -> Path | None:
     crops = sorted({c.crop for r in runs for c in r.crops}, key=lambda n: runs[0].crop_names.index(n)
                    if n in runs[0].crop_names else len(runs[0].crop_names))
     plt = _pyplot()
-    width = max(6.0, 0.28 * len(labels) + 2.5)
-    fig, axes = plt.subplots(len(runs), 1, figsize=(width, (0.35 * len(crops) + 1.6) * len(runs) + 0.4),
-                             squeeze=False)
+    width = min(13.0, max(6.0, 0.22 * len(labels) + 2.5))
+    fig, axes = plt.subplots(len(runs), 1, figsize=(width, (0.3 * len(crops) + 2.0) * len(runs) + 0.3),
+                             squeeze=False, layout="constrained")
     image = None
     for ax, r in zip(axes[:, 0], runs):
         grid = np.full((len(crops), len(labels)), np.nan)
@@ -120,9 +121,10 @@ def crop_matrix(runs: Sequence[Results], path: Path) -> Path | None:
         image = ax.imshow(np.ma.masked_invalid(grid), vmin=0, vmax=1, cmap="viridis", aspect="auto",
                           interpolation="nearest")
         ax.set_yticks(range(len(crops)), crops, fontsize=8)
-        ax.set_xticks(range(len(labels)), labels, rotation=60, ha="right", fontsize=7)
-        ax.set_title(f"{r.name}: per crop (IoU semantic, combined instance; blank = not scored)", fontsize=9)
-    fig.colorbar(image, ax=axes[:, 0].tolist(), fraction=0.03, pad=0.01)
+        ax.set_xticks(range(len(labels)), labels, rotation=90, fontsize=7)
+        ax.set_title(f"{r.name}: per crop (IoU semantic, combined instance; blank = not scored)", fontsize=9,
+                     loc="left")
+    fig.colorbar(image, ax=axes[:, 0].tolist(), fraction=0.03, pad=0.01, aspect=30)
     try:
         return _save(fig, path)
     finally:
