@@ -51,6 +51,7 @@ def test_writes_one_image_per_class_with_the_models_probabilities():
     assert write_sample_slices(None, 7, model, [batch], "cpu", ("mito", "nuc")) == 0
 
 
+@pytest.mark.slow
 def test_training_writes_slices_to_tensorboard(toy, tmp_path):
     pytest.importorskip("tensorboard", reason="TensorBoard is not installed (optional)")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator

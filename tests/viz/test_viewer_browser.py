@@ -79,7 +79,12 @@ def test_viewer_shows_labels_inside_the_crop_box(sim_root, chromium, monkeypatch
             s.viewer_size = list(SIZE)
         with browser.Browser(chromium, url, size=(SIZE[0] + 200, SIZE[1] + 200)) as chrome:
             try:
-                shown, stats = _screenshot(viewer)
+                # the loading statistics come with a screenshot; ask again until they have come
+                stats = None
+                for _ in range(5):
+                    shown, stats = _screenshot(viewer)
+                    if stats is not None:
+                        break
                 with viewer.txn() as s:
                     for name in names:
                         if name.startswith("gt "):
