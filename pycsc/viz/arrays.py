@@ -73,6 +73,14 @@ class LazyVolume:
         return np.asarray(self._arr[item]).astype(self.dtype, copy=False)
 
 
+def image_dtype(dtype: np.dtype) -> np.dtype:
+    """The type neuroglancer can show as an image: float16/float64 as float32, bool as uint8."""
+    dtype = np.dtype(dtype)
+    if dtype.kind == "f" and dtype != np.float32:
+        return np.dtype(np.float32)
+    return np.dtype(np.uint8) if dtype == np.bool_ else dtype
+
+
 def segmentation_dtype(dtype: np.dtype) -> np.dtype:
     """The unsigned type neuroglancer shows as segmentation ids for a label dtype."""
     dtype = np.dtype(dtype)
@@ -81,4 +89,4 @@ def segmentation_dtype(dtype: np.dtype) -> np.dtype:
     return np.dtype(np.uint64) if dtype.itemsize > 4 else np.dtype(np.uint32)
 
 
-__all__ = ["open_volume_array", "submission_geometry", "LazyVolume", "segmentation_dtype"]
+__all__ = ["open_volume_array", "submission_geometry", "LazyVolume", "image_dtype", "segmentation_dtype"]

@@ -16,7 +16,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import BackendUnavailableError
-from .arrays import LazyVolume, open_volume_array, segmentation_dtype
+from .arrays import LazyVolume, image_dtype, open_volume_array, segmentation_dtype
 from .sources import CropBox, Scene, Volume
 
 AXES = ("z", "y", "x")
@@ -50,7 +50,7 @@ def _source(ng, vol: Volume):
         data = LazyVolume(vol.location, segmentation_dtype(open_volume_array(vol.location).dtype))
         kind = "segmentation"
     else:
-        data = LazyVolume(vol.location)
+        data = LazyVolume(vol.location, image_dtype(open_volume_array(vol.location).dtype))
         kind = "image"
     local = ng.LocalVolume(data, dimensions=dims, volume_type=kind)
     offset = vol.edge_nm / np.asarray(vol.voxel_size, float)

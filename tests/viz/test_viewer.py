@@ -132,3 +132,22 @@ def test_cli_reads_a_pipeline_config(tmp_path):
     assert (cfg.predictions, cfg.processed, str(cfg.data_root)) == ("out/pred/{dataset}/{crop}",
                                                                     "out/proc/{dataset}/{crop}", "/data")
     assert cfg.crops == ("1", "2", "3")
+
+
+def test_float16_probabilities_are_served_as_float32(sim_root, tmp_path):
+    """neuroglancer has no float16: `csc predict --dtype float16` output is converted per chunk."""
+    from pycsc.viz.viewer import apply_scene
+
+    template = str(tmp_path / "pred" / "{dataset}.zarr" / "{crop}")
+    probs = np.linspace(0, 1, 8 * 8 * 8, dtype=np.float16).reshape(8, 8, 8)
+    write_multiscale(Path(template.format(dataset="jrc_sim-1", crop="crop1")) / "mito", [probs],
+                     pyramid((8, 8, 8), (52, 204, 116), 1), chunks=(8, 8, 8))
+    scene = build_scene(VisualizeConfig(data_root=sim_root, crops=("1",), classes=("mito",),
+                                        kinds=("predictions",), predictions=template))
+    state = ng.ViewerState()
+    apply_scene(state, scene, ng)
+    layer = state.layers["predictions crop1 mito"]
+    assert "range=[0, 1]" in layer.shader
+    local = layer.source[0].url
+    assert local.data_type == "float32"
+    np.testing.assert_array_equal(local.data[1:3, :, :], probs[1:3].astype(np.float32))
