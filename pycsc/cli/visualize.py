@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import threading
-from pathlib import Path
 
 EPILOG = """\
 examples:

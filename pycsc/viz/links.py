@@ -14,7 +14,7 @@ import numpy as np
 
 from .config import BUCKET, VisualizeConfig
 from .sources import RAW_GROUP, CropBox, Scene
-from .viewer import FIT_PIXELS, _boxes_layer, _space, neuroglancer_module
+from .viewer import FIT_PIXELS, boxes_layer, coordinate_space, neuroglancer_module
 
 
 def em_url(dataset: str, bucket: str = BUCKET) -> str:
@@ -28,13 +28,13 @@ def crop_url(dataset: str, crop: str, label: str, bucket: str = BUCKET) -> str:
 
 def _state(ng, box: CropBox, labels: Sequence[str], boxes: Sequence[CropBox], voxel_nm: np.ndarray):
     state = ng.ViewerState()
-    state.dimensions = _space(ng, voxel_nm)
+    state.dimensions = coordinate_space(ng, voxel_nm)
     state.display_dimensions = ["x", "y", "z"]
     state.layers[f"em {box.dataset}"] = ng.ImageLayer(source=f"zarr://{em_url(box.dataset)}")
     for label in labels:
         state.layers[f"gt {box.crop} {label}"] = ng.SegmentationLayer(
             source=f"zarr://{crop_url(box.dataset, box.crop, label)}")
-    state.layers["crops"] = _boxes_layer(ng, [b for b in boxes if b.dataset == box.dataset])
+    state.layers["crops"] = boxes_layer(ng, [b for b in boxes if b.dataset == box.dataset])
     state.position = (box.centre_nm / voxel_nm).tolist()
     extent = float(np.max(np.asarray(box.upper_nm) - np.asarray(box.lower_nm)))
     state.cross_section_scale = extent / FIT_PIXELS / float(np.min(voxel_nm))

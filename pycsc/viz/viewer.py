@@ -40,12 +40,12 @@ def neuroglancer_module():
     return neuroglancer
 
 
-def _space(ng, voxel_size: Sequence[float]):
+def coordinate_space(ng, voxel_size: Sequence[float]):
     return ng.CoordinateSpace(names=list(AXES), units="nm", scales=[float(v) for v in voxel_size])
 
 
 def _source(ng, vol: Volume):
-    dims = _space(ng, vol.voxel_size)
+    dims = coordinate_space(ng, vol.voxel_size)
     if vol.render == "segmentation":
         data = LazyVolume(vol.location, segmentation_dtype(open_volume_array(vol.location).dtype))
         kind = "segmentation"
@@ -69,8 +69,8 @@ def _layer(ng, vol: Volume):
     return ng.ImageLayer(source=source)
 
 
-def _boxes_layer(ng, boxes: Sequence[CropBox]):
-    layer = ng.LocalAnnotationLayer(dimensions=_space(ng, (1, 1, 1)),
+def boxes_layer(ng, boxes: Sequence[CropBox]):
+    layer = ng.LocalAnnotationLayer(dimensions=coordinate_space(ng, (1, 1, 1)),
                                     annotation_color="#ffff00")
     for i, box in enumerate(boxes):
         layer.annotations.append(ng.AxisAlignedBoundingBoxAnnotation(
@@ -83,12 +83,12 @@ def apply_scene(state: Any, scene: Scene, ng=None) -> None:
     """Fill a neuroglancer ``ViewerState`` with the scene's layers, boxes and a view of the first crop."""
     ng = ng or neuroglancer_module()
     global_vs = np.asarray(scene.finest_voxel_nm, float)
-    state.dimensions = _space(ng, global_vs)
+    state.dimensions = coordinate_space(ng, global_vs)
     state.display_dimensions = ["x", "y", "z"]
     for vol in scene.volumes:
         state.layers[vol.name] = _layer(ng, vol)
     if scene.boxes:
-        state.layers["crops"] = _boxes_layer(ng, scene.boxes)
+        state.layers["crops"] = boxes_layer(ng, scene.boxes)
         first = scene.boxes[0]
         state.position = (first.centre_nm / global_vs).tolist()
         extent_nm = float(np.max(np.asarray(first.upper_nm) - np.asarray(first.lower_nm)))
@@ -119,4 +119,5 @@ def ssh_hint(url: str) -> str | None:
     return f"ssh -N -L {port}:127.0.0.1:{port} {user}@{host}   (then open {url} on your machine)"
 
 
-__all__ = ["start_viewer", "apply_scene", "ssh_hint", "neuroglancer_module", "PROBABILITY_SHADER"]
+__all__ = ["start_viewer", "apply_scene", "boxes_layer", "coordinate_space", "ssh_hint", "neuroglancer_module",
+           "PROBABILITY_SHADER", "FIT_PIXELS"]

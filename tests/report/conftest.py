@@ -1,5 +1,4 @@
 import shutil
-import sys
 
 import numpy as np
 import pytest

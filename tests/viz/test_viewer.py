@@ -1,12 +1,10 @@
 """The neuroglancer state `csc visualize` serves, its public links, and the command itself."""
 
-import json
 import os
 import re
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
