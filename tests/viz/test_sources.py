@@ -109,3 +109,22 @@ def test_config_errors():
         VisualizeConfig(kinds=("labels",))
     with pytest.raises(ConfigError, match="--submission"):
         VisualizeConfig(kinds=("submission",))
+
+
+def test_submission_arrays_read_in_place_from_the_zip(sim_root, tmp_path):
+    """Chunks served from inside the zip equal the packed folder's (read with zarr directly)."""
+    import zarr
+
+    from pycsc.demo import background_submission
+    from pycsc.viz.arrays import LazyVolume, segmentation_dtype
+
+    zipped = background_submission(sim_root / "test_crop_manifest.csv", tmp_path / "submission.zip")
+    folder = zarr.open_group(str(zipped.with_suffix(".zarr")), mode="r+")
+    folder["crop901/mito"][2:5] = 7  # make the folder differ: the zip keeps zeros
+    scene = build_scene(VisualizeConfig(data_root=sim_root, crops=("test",), classes=("mito",),
+                                        kinds=("submission",), submission=zipped))
+    vol = scene.volumes[0]
+    assert vol.location.startswith(f"{zipped}::") and vol.location.endswith("crop901/mito")
+    data = LazyVolume(vol.location, segmentation_dtype(np.uint8))
+    assert data.shape == folder["crop901/mito"].shape
+    assert not data[1:6, :, :].any()
