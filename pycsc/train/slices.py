@@ -1,7 +1,8 @@
 """Sample slices to TensorBoard at every validation: EM | target | prediction, one image per class.
 
-One fixed validation patch (the first of the deterministic validation grid) is shown each
-time, so its images over the steps show the prediction converging. For a 3D patch the middle
+One fixed validation patch (of the first batch of the deterministic validation grid, the one
+with the most labelled foreground) is shown each time, so its images over the steps show the
+prediction converging. For a 3D patch the middle
 z slice is shown. Unlabelled target voxels (NaN) are mid-grey; probabilities run black (0)
 to white (1). Nothing is written where TensorBoard is not installed.
 """
@@ -69,16 +70,18 @@ def write_sample_slices(writer: Any, step: int, model, loader, device, classes: 
         batch = next(iter(loader), None)
     if batch is None:
         return 0
+    # the sample of the first batch with the most labelled foreground: something to look at
+    i = int(torch.nan_to_num(batch["target"].float()).flatten(1).sum(1).argmax())
     was_training = model.training
     model.eval()
     try:
         with torch.no_grad():
-            raw = batch["raw"][:1].to(device)
+            raw = batch["raw"][i:i + 1].to(device)
             probs = torch.sigmoid(model(raw).float()).cpu().numpy()[0]
     finally:
         model.train(was_training)
-    em = batch["raw"][0, 0].numpy()
-    target = batch["target"][0].float().numpy()
+    em = batch["raw"][i, 0].numpy()
+    target = batch["target"][i].float().numpy()
     n = min(len(classes), max_classes, probs.shape[0])
     for c in range(n):
         writer.add_image(f"samples/{classes[c]}", slice_panels(em, target[c], probs[c]), step, dataformats="CHW")

@@ -37,17 +37,19 @@ class _Writer:
 def test_writes_one_image_per_class_with_the_models_probabilities():
     torch.manual_seed(0)
     model = torch.nn.Conv3d(1, 2, 3, padding=1)
-    batch = {"raw": torch.rand(2, 1, 6, 8, 8), "target": torch.randint(0, 2, (2, 2, 6, 8, 8)).float()}
+    target = torch.randint(0, 2, (2, 2, 6, 8, 8)).float()
+    target[0] = 0  # the second sample has the foreground: it is the one shown
+    batch = {"raw": torch.rand(2, 1, 6, 8, 8), "target": target}
     writer = _Writer()
     state = torch.random.get_rng_state()
     assert write_sample_slices(writer, 7, model, [batch], "cpu", ("mito", "nuc")) == 2
     assert torch.equal(torch.random.get_rng_state(), state)
     assert [(t, s, f) for t, _, s, f in writer.images] == [("samples/mito", 7, "CHW"), ("samples/nuc", 7, "CHW")]
     with torch.no_grad():
-        expected = torch.sigmoid(torch.nn.functional.conv3d(batch["raw"][:1], model.weight, model.bias, padding=1))
+        expected = torch.sigmoid(torch.nn.functional.conv3d(batch["raw"][1:], model.weight, model.bias, padding=1))
     for c, (_, img, _, _) in enumerate(writer.images):
         np.testing.assert_allclose(img[0, :, 18:], expected[0, c, 3].numpy(), rtol=1e-5, atol=1e-6)
-        np.testing.assert_array_equal(img[0, :, 9:17], batch["target"][0, c, 3].numpy())
+        np.testing.assert_array_equal(img[0, :, 9:17], batch["target"][1, c, 3].numpy())
     assert write_sample_slices(None, 7, model, [batch], "cpu", ("mito", "nuc")) == 0
 
 
