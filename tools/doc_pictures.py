@@ -35,20 +35,21 @@ def viewer_picture(chromium: str, demo: Path, dest: Path, size=(720, 480)) -> No
     from pycsc.viz import VisualizeConfig, build_scene, start_viewer
 
     cfg = VisualizeConfig(data_root=demo / "data", crops=("test",), datasets=("jrc_sim-1",),
-                          classes=("mito", "cell"), kinds=("em", "predictions", "processed"),
+                          classes=("cyto", "cell"), kinds=("em", "predictions", "processed"),
                           predictions=str(demo / "predictions/{dataset}.zarr/{crop}"),
                           processed=str(demo / "processed/{dataset}.zarr/{crop}"))
     scene = build_scene(cfg)
     viewer = start_viewer(scene)
     with viewer.txn() as s:
         s.layout = "xy"
-        s.cross_section_scale *= 0.6
-        for layer in s.layers:
-            if layer.name.startswith("predictions") and "cell" in layer.name:
+        s.cross_section_scale *= 1.6  # zoom out: the crop box with EM around it
+        for layer in s.layers:  # cyto probabilities and the cell instances
+            if layer.name.endswith(" cell") != layer.name.startswith("processed") and layer.type != "annotation" \
+                    and not layer.name.startswith("em"):
                 layer.visible = False
     with viewer.config_state.txn() as s:
         s.viewer_size = list(size)
-        s.show_ui_controls = True
+        s.show_ui_controls = False
         s.show_panel_borders = False
     profile = tempfile.mkdtemp()
     proc = subprocess.Popen([chromium, *FLAGS, f"--user-data-dir={profile}",
