@@ -121,8 +121,8 @@ def run(args: argparse.Namespace) -> int:
         import webbrowser
 
         webbrowser.open(url)
-    print("serving until Ctrl-C", flush=True)
-    try:
+    try:  # a Ctrl-C from here on is the normal way to stop
+        print("serving until Ctrl-C", flush=True)
         wait_for_interrupt(viewer)
     except KeyboardInterrupt:
         print("viewer stopped")
