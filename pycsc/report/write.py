@@ -50,8 +50,8 @@ def _class_table(runs: Sequence[Results], kind: str) -> str:
         return ""
     metrics = [("iou", "IoU"), ("dice", "Dice")] if kind == "semantic" else \
         [("f1", "F1"), ("hausdorff", "norm. Hausdorff"), ("combined", "combined")]
-    head = ["class"] + [f"{t} ({html.escape(r.name)})" if len(runs) > 1 else t for t, _ in
-                        [(t, m) for m, t in metrics] for r in runs]
+    head = ["class"] + [f"{title} ({html.escape(r.name)})" if len(runs) > 1 else title
+                        for _, title in metrics for r in runs]
     rows = [_row(head, header=True)]
     for label in labels:
         cells = [html.escape(label)]
