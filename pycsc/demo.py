@@ -9,6 +9,7 @@ Steps (everything below ``workdir``; each step's resolved config is written besi
     process    processed/<dataset>.zarr/crop<N>/<class>
     pack       submission.zip
     evaluate   scores of the submission and of an all-background submission, as a table
+    report     report/report.html: both submissions side by side (with the `report` extra)
 """
 
 from __future__ import annotations
@@ -75,6 +76,19 @@ def score_table(scores: dict, baseline: dict, classes) -> str:
     return "\n".join(lines)
 
 
+def _report(scores: dict, baseline: dict, work: Path) -> None:
+    """``report/report.html``: the two submissions side by side (skipped without matplotlib)."""
+    from .errors import BackendUnavailableError
+    from .report import write_report
+
+    try:
+        path = write_report(scores, compare=baseline, out_dir=work / "report", names=["demo", "background"])
+    except BackendUnavailableError as exc:
+        print(f"demo: no report ({exc})")
+    else:
+        print(f"demo: report {path}")
+
+
 def run_demo(cfg: DemoConfig) -> dict:
     """Run every step; returns the scores, the all-background scores and step timings."""
     from .data.datasplit import make_datasplit
@@ -126,6 +140,7 @@ def run_demo(cfg: DemoConfig) -> dict:
         scores = score_submission(work / "submission.zip", truth, manifest, config=ecfg)
         baseline = score_submission(background_submission(manifest, work / "background.zip"), truth, manifest,
                                     config=ecfg)
+    _report(scores, baseline, work)
     total = time.perf_counter() - t0
     crops = sorted({r[0] for r in read_manifest_rows(manifest)}, key=crop_sort_key)
     n_labels = len(scores.get("label_scores", {}))

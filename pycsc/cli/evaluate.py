@@ -14,6 +14,7 @@ examples:
   pycsc evaluate submission.zip --truth ground_truth.zarr --manifest test_crop_manifest.csv
   pycsc evaluate submission.zarr --truth gt.zarr --shard 2/8 --output out/results.json
   pycsc evaluate --merge out/results.shard*of8.json --output out/results.json
+  pycsc evaluate submission.zip --truth gt.zarr --report --compare ../baseline/results.json
 """
 
 
@@ -36,6 +37,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--shard", metavar="i/N", help="score only the i-th of N slices (1-based) into a partial result")
     p.add_argument("--merge", nargs="+", metavar="PARTIAL", help="combine the partial results of all shards")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--report", action="store_true", help="also write report.html and PNG figures beside the "
+                   "results (needs the `report` extra); without SUBMISSION: a report of the existing --output")
+    p.add_argument("--compare", metavar="OTHER_RESULTS", help="with --report: draw OTHER_RESULTS (a results.json) "
+                   "side by side with this submission")
     p.set_defaults(run=run)
     return p
 
@@ -51,12 +56,16 @@ def run(args: argparse.Namespace) -> int:
                  "device": args.device, "work_dir": args.work_dir, "memory_limit_gib": args.memory_limit_gib,
                  "progress": False if args.no_progress else None, "debug": True if args.debug else None}
     cfg = resolve(EvaluateConfig, args.config, overrides)
+    if (args.report or args.compare) and not (args.submission or args.merge):
+        return _report(cfg.output, args.compare)
     if args.merge:
         if args.submission or args.shard:
             raise ConfigError("--merge combines partial results; give no SUBMISSION and no --shard with it")
         ev = merge_partials(args.merge)
         paths = write_results(ev, cfg.output, cfg)
         print(format_summary(ev, paths))
+        if args.report or args.compare:
+            _report(paths["public"], args.compare)
         return ev.exit_code
     if not args.submission:
         raise ConfigError("give a SUBMISSION (.zip or .zarr) to score, or --merge PARTIAL... to combine shards")
@@ -73,4 +82,13 @@ def run(args: argparse.Namespace) -> int:
         return ev.exit_code
     paths = write_results(ev, cfg.output, cfg)
     print(format_summary(ev, paths))
+    if args.report or args.compare:
+        _report(paths["public"], args.compare)
     return ev.exit_code
+
+
+def _report(results, compare) -> int:
+    from ..report import write_report
+
+    print(f"report: {write_report(results, compare=compare)}")
+    return 0

@@ -18,7 +18,8 @@ from ..errors import PycscError
 
 # Order is the order of `csc --help`.
 COMMAND_MODULES: tuple[str, ...] = (
-    "fetch", "datasplit", "train", "predict", "process", "pack", "evaluate", "simulate", "demo",
+    "fetch", "datasplit", "train", "predict", "process", "pack", "evaluate", "visualize", "simulate",
+    "demo",
     "aliases",   # the official command names: fetch-data, make-datasplit, pack-results, ...
 )
 

@@ -30,6 +30,11 @@ class ScalarLog:
         except Exception:  # tensorboard not installed
             self._tb = None
 
+    @property
+    def tensorboard(self):
+        """The TensorBoard ``SummaryWriter``, or None where TensorBoard is not installed."""
+        return self._tb
+
     def write(self, step: int, **scalars: float) -> None:
         if not self.enabled:
             return

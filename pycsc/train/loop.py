@@ -34,6 +34,7 @@ from . import checkpoint as ckpt
 from .log import ScalarLog
 from .losses import confusion_counts, dice_iou, masked_bce
 from .models import build_model, model_spec
+from .slices import write_sample_slices
 
 
 class _EpochSampler:
@@ -259,6 +260,7 @@ def train(cfg: TrainConfig) -> dict:
             train_loss = float(np.mean(epoch_losses))
             if val_loader is not None:
                 last_val = validate(model, val_loader, device, pos_weight, amp_dtype)
+                write_sample_slices(log.tensorboard, step, model, val_loader, device, cfg.classes)
                 dice = [d for d in last_val["dice"] if not math.isnan(d)]
                 score = float(np.mean(dice)) if dice else -last_val["loss"]
                 log.write(step, epoch=epoch, val_loss=last_val["loss"],

@@ -36,7 +36,8 @@ def test_tiny_demo_beats_background(tmp_path, capsys):
     _check(result, cfg.classes, overall_margin=0.02, class_margin=0.3)
     out = capsys.readouterr().out
     assert "overall_score" in out and "background" in out
-    for name in ("demo.toml", "datasplit.csv", "run/train.toml", "submission.zip", "background.zip"):
+    for name in ("demo.toml", "datasplit.csv", "run/train.toml", "submission.zip", "background.zip",
+                 "report/report.html"):
         assert (tmp_path / name).exists(), name
 
 
