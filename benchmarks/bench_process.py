@@ -179,21 +179,24 @@ def pycsc_run(template: str, out_root: Path, case: str) -> None:
                           overwrite=True))
 
 
-def io_floor(template: str, out_root: Path, case: str) -> float:
-    """Seconds to read every input and write every pycsc output once (tensorstore)."""
+_OUTPUTS: dict = {}
+
+
+def io_floor(template: str, pycsc_root: Path, floor_root: Path, case: str) -> None:
+    """Read every input and write every pycsc output once (tensorstore, same codec): nothing
+    else. The outputs are loaded (untimed: cached) on the first call."""
     from pycsc import io
 
     crops, classes = CASES[case]
-    outputs = {(crop, cls): io.read_array(out_root / crop / cls / "s0") for crop in crops for cls in classes}
-    shutil.rmtree(out_root / "floor", ignore_errors=True)
-    t0 = time.perf_counter()
     for crop in crops:
         for cls in classes:
+            key = (case, crop, cls)
+            if key not in _OUTPUTS:
+                _OUTPUTS[key] = io.read_array(pycsc_root / crop / cls / "s0")
             io.read_array(template.format(dataset="bench", crop=crop) + f"/{cls}/s0")
-            data = outputs[(crop, cls)]
-            io.create_array(out_root / "floor" / crop / cls, data.shape, data.dtype,
+            data = _OUTPUTS[key]
+            io.create_array(floor_root / crop / cls, data.shape, data.dtype,
                             tuple(min(64, s) for s in data.shape)).write(data).result()
-    return time.perf_counter() - t0
 
 
 def check_same(a_root: Path, b_root: Path, case: str, what: str) -> None:
@@ -209,18 +212,24 @@ def check_same(a_root: Path, b_root: Path, case: str, what: str) -> None:
                                  f"(dtypes {a.dtype} {b.dtype})")
 
 
-def _median_time(fn, repeat: int, clean: Path | None = None) -> float:
-    """Median seconds of `fn()` after one warm-up; `clean` is removed (untimed) before each call,
-    so that every run writes into an empty folder (as a first run does)."""
-    times = []
+def _interleaved_times(runs: dict, repeat: int, clean: dict | None = None) -> dict:
+    """Median (wall s, CPU s) of each run, after one warm-up round; the runs take turns, so a
+    change in the machine's load touches them alike. ``clean[name]`` is removed (untimed)
+    before each call, so that every run writes into an empty folder (as a first run does).
+    CPU time is the whole process's (all threads, tensorstore's included): on a shared machine
+    it is the steadier measure of the work done."""
+    walls = {name: [] for name in runs}
+    cpus = {name: [] for name in runs}
     for i in range(repeat + 1):
-        if clean is not None:
-            shutil.rmtree(clean, ignore_errors=True)
-        t0 = time.perf_counter()
-        fn()
-        if i:
-            times.append(time.perf_counter() - t0)
-    return median(times)
+        for name, fn in runs.items():
+            if clean is not None:
+                shutil.rmtree(clean[name], ignore_errors=True)
+            c0, t0 = time.process_time(), time.perf_counter()
+            fn()
+            if i:
+                walls[name].append(time.perf_counter() - t0)
+                cpus[name].append(time.process_time() - c0)
+    return {name: (median(walls[name]), median(cpus[name])) for name in runs}
 
 
 def load() -> str:
@@ -239,12 +248,13 @@ def bench_case(case: str, root: Path, repeat: int, scipy: bool) -> list[tuple]:
     if scipy:
         runs["scipy"] = lambda: script_run(scipy_work, template, out["scipy"], case)
     rows = []
-    whole = {name: _median_time(fn, repeat, out[name]) for name, fn in runs.items()}
-    for name in runs:
-        if name != "cc3d":
+    runs["io floor"] = lambda: io_floor(template, out["pycsc"], out["io floor"], case)
+    out["io floor"] = root / "out" / case / "floor"
+    whole = _interleaved_times(runs, repeat, out)
+    for name in ("pycsc", "scipy"):
+        if name in runs:
             check_same(out[name], out["cc3d"], case, name)
-    floor = median(io_floor(template, out["pycsc"], case) for _ in range(max(1, repeat)))
-    rows.append((case, "whole", voxels, whole, floor, load()))
+    rows.append((case, "whole", voxels, whole, load()))
 
     arrays = [(io.read_array(template.format(dataset="bench", crop=crop) + f"/{cls}/s0"), m)
               for crop in crops for cls, m in classes.items()]
@@ -254,24 +264,23 @@ def bench_case(case: str, root: Path, repeat: int, scipy: bool) -> list[tuple]:
     for raw, m in arrays:
         if not np.array_equal(pycsc_work(raw, m), cc3d_work(raw, m)):
             raise SystemExit(f"work: pycsc differs from cc3d on {case}")
-    work = {name: _median_time(lambda f=f: [f(raw, m) for raw, m in arrays], repeat)
-            for name, f in works.items()}
-    rows.append((case, "work", voxels, work, None, load()))
+    work = _interleaved_times({name: lambda f=f: [f(raw, m) for raw, m in arrays]
+                               for name, f in works.items()}, repeat)
+    rows.append((case, "work", voxels, work, load()))
     shutil.rmtree(root / "out" / case, ignore_errors=True)
     return rows
 
 
 def print_table(rows: list[tuple]) -> None:
-    head = (f"{'case':6s} {'what':6s} {'Mvox':>7s} {'pycsc s':>8s} {'cc3d s':>8s} {'scipy s':>8s} "
-            f"{'cc3d/pycsc':>10s} {'scipy/pycsc':>11s} {'io floor s':>10s} {'pycsc/floor':>11s}  load avg")
-    print(head)
-    for case, what, voxels, t, floor, avg in rows:
-        sc = t.get("scipy")
-        print(f"{case:6s} {what:6s} {voxels / 1e6:7.1f} {t['pycsc']:8.3f} {t['cc3d']:8.3f} "
-              f"{sc if sc is not None else float('nan'):8.3f} {t['cc3d'] / t['pycsc']:10.2f} "
-              f"{(sc / t['pycsc']) if sc else float('nan'):11.2f} "
-              f"{floor if floor else float('nan'):10.3f} "
-              f"{(t['pycsc'] / floor) if floor else float('nan'):11.2f}  {avg}")
+    """Wall and CPU seconds (medians) and the ratios that the goals are about."""
+    print(f"{'case':6s} {'what':6s} {'Mvox':>6s} {'':4s} {'pycsc':>7s} {'cc3d':>7s} {'scipy':>7s} "
+          f"{'floor':>7s} {'cc3d/pycsc':>10s} {'scipy/pycsc':>11s} {'pycsc/floor':>11s}  load avg (1, 5, 15 min)")
+    nan = (float("nan"), float("nan"))
+    for case, what, voxels, t, avg in rows:
+        for k, unit in ((0, "wall"), (1, "cpu")):
+            p, c, sc, fl = (t.get(name, nan)[k] for name in ("pycsc", "cc3d", "scipy", "io floor"))
+            print(f"{case:6s} {what:6s} {voxels / 1e6:6.1f} {unit:4s} {p:7.3f} {c:7.3f} {sc:7.3f} {fl:7.3f} "
+                  f"{c / p:10.2f} {sc / p:11.2f} {p / fl:11.2f}  {avg}")
 
 
 def main() -> None:
