@@ -1,18 +1,24 @@
 """Probabilities -> segmentations: threshold, connected components, size filter, watershed.
 
-Per (crop, class) found under the `input` template:
+Per (crop, class) found under the `input` template, one function per path:
 
-* semantic class: ``probability > threshold`` as uint8 0/1, block by block;
-* instance class: the same mask labelled into objects (connected components with
-  `connectivity`, merged across blocks, :mod:`pycsc.process.blockwise`), objects smaller
-  than `min_size` voxels removed, ids as uint32 (uint64 beyond 2**32 - 1 objects);
-  with `watershed`, touching objects are split by a distance-transform watershed
-  (scikit-image, whole volume in memory);
-* with `hook = "file.py:function"` (or ``"package.module:function"``) the user function
-  replaces all of that: ``function(probabilities, class_name=..., voxel_size=...,
-  instance=...) -> array`` of the same shape (labels or mask), whole volume in memory.
+* :func:`threshold_semantic`: ``probability > threshold`` as uint8 0/1;
+* :func:`label_in_memory`: the same mask labelled into objects (connected components with
+  `connectivity`), objects smaller than `min_size` voxels removed, the rest numbered 1..n in
+  raster order (as cc3d + dust + fastremap.renumber), ids in the smallest unsigned dtype
+  for n (:mod:`pycsc.process.segment`), when the volume fits `max_memory_gb`;
+* :func:`label_in_blocks`: the same labels, exactly, block by block for larger volumes
+  (:mod:`pycsc.process.blockwise`);
+* :func:`run_watershed` (`watershed`): touching objects split by a distance-transform
+  watershed (scikit-image, whole volume in memory);
+* :func:`run_hook`, with `hook = "file.py:function"` (or ``"package.module:function"``): the
+  user function replaces all of that: ``function(probabilities, class_name=...,
+  voxel_size=..., instance=...) -> array`` of the same shape (labels or mask), whole volume
+  in memory.
 
-The output group has the input's voxel size and translation (OME-NGFF, ``s0``).
+The output group has the input's voxel size and translation (OME-NGFF, ``s0``). Outputs are
+written in the background by a :class:`~pycsc.process.writer.VolumeWriter`, which marks each
+class complete only once all its chunks are stored (a rerun skips complete classes).
 """
 
 from __future__ import annotations

@@ -162,3 +162,35 @@ def test_errors(tmp_path, probs):
     bad.write_text("def f(p, **kw):\n    return p[:2]\n")
     with pytest.raises(DataError, match="returned shape"):
         process(_cfg(tmp_path, inp, hook=f"{bad}:f"))
+
+
+def test_killed_run_resumes(tmp_path, probs):
+    """SIGKILL in the middle of a run: only fully stored classes are marked; a rerun finishes."""
+    import os
+    import subprocess
+    import sys
+
+    inp = _predictions(tmp_path, {"a_first": probs["mito"], "b_kill": probs["er"], "c_later": probs["mito"]})
+    hook = tmp_path / "killer.py"
+    hook.write_text("import os, signal\n"
+                    f"FLAG = {str(tmp_path / 'kill_once')!r}\n"
+                    "def f(p, class_name, **kw):\n"
+                    "    if class_name == 'b_kill' and os.path.exists(FLAG):\n"
+                    "        os.remove(FLAG)\n"
+                    "        os.kill(os.getpid(), signal.SIGKILL)\n"
+                    "    return (p > 0.5).astype('uint8')\n")
+    (tmp_path / "kill_once").write_text("")
+    cmd = [sys.executable, "-m", "pycsc", "process", "--input", inp, "--output",
+           str(tmp_path / "proc/{dataset}.zarr/{crop}"), "--crops", "all", "--hook", f"{hook}:f"]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    first = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    assert first.returncode == -9, first.stderr
+    out = tmp_path / "proc/ds-1.zarr/crop9"
+    assert not _store.is_complete(out / "b_kill") and not _store.is_complete(out / "c_later")
+    expected = {c: (np.rint(probs[k] * 255).astype(np.uint8) / 255 > 0.5)
+                for c, k in (("a_first", "mito"), ("b_kill", "er"), ("c_later", "mito"))}
+    second = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    assert second.returncode == 0, second.stderr
+    for cls, mask in expected.items():
+        assert _store.is_complete(out / cls)
+        np.testing.assert_array_equal(_read(tmp_path, cls), mask)
