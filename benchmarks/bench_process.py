@@ -20,7 +20,11 @@ start-up), ``cc3d`` a plain script (zarr-python read, threshold, ``cc3d.connecte
 chunks), ``scipy`` the same with ``ndimage.label`` and ``bincount``; ``io floor`` reads every
 input and writes every pycsc output once (tensorstore, same codec), nothing else. ``work`` times
 the same steps on arrays already in memory. Every run's outputs are checked against the cc3d
-script's (equal voxel for voxel: both number objects in raster order) before timing.
+script's (equal voxel for voxel: both number objects in raster order).
+
+Each row gives medians of wall and CPU seconds (the whole process, all threads); the
+contenders take turns within each round, so load changes touch them alike. On a shared
+machine the CPU ratios are the steadier ones; print `uptime` with every number.
 
     PYTHONPATH=$PWD python benchmarks/bench_process.py                 # demo,issue,600
     PYTHONPATH=$PWD python benchmarks/bench_process.py --cases issue --repeat 5
