@@ -166,10 +166,17 @@ def label_in_blocks(job: ClassJob, writer: VolumeWriter) -> int:
     def read_fg(region):
         return foreground(job.read(region), job.threshold)
 
+    from tqdm.auto import tqdm
+
     shape = job.level.shape
-    labels = label_blockwise(read_fg, shape, job.block_shape, job.connectivity, job.min_size)
-    out = job.create(labels.table.dtype)
-    write_blockwise(read_fg, labels, job.connectivity, lambda region, data: writer.write(out, region, data))
+    n_blocks = int(np.prod([-(-s // b) for s, b in zip(shape, job.block_shape)]))
+    with tqdm(total=2 * n_blocks, desc=f"process {job.cls} blockwise", unit="block", disable=None,
+              leave=False) as bar:           # shown on a terminal only
+        labels = label_blockwise(read_fg, shape, job.block_shape, job.connectivity, job.min_size,
+                                 progress=bar.update)
+        out = job.create(labels.table.dtype)
+        write_blockwise(read_fg, labels, job.connectivity, lambda region, data: writer.write(out, region, data),
+                        progress=bar.update)
     return labels.n
 
 
