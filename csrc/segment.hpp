@@ -9,7 +9,8 @@
 // background is skipped eight ids per test. apply_id_table writes out[i] = table[ids[i]] into a
 // zero-filled output of the table's (usually narrower) dtype, touching foreground only.
 // Complexity: O(voxels) for the mask and the labelling, O(voxels / 8 + foreground runs) for
-// the statistics and the lookup. Peak extra memory: the mask (1 byte per voxel, freed before
+// the statistics and the lookup, which find background in the mask and read ids only under
+// foreground (background pages of a fresh id array are never touched). Peak extra memory: the mask (1 byte per voxel, freed before
 // returning), the components kernel's run tables, and (threads x (n + 1) x 16 bytes) for the
 // statistics.
 // Reference: cc3d.connected_components + cc3d.dust + fastremap.renumber/refit give the same
@@ -32,14 +33,18 @@ struct ObjectStats {
 // only the voxels of the leading core box [0, cz) x [0, cy) x [0, cx) (blockwise labelling
 // reads blocks with a one-voxel halo that their neighbours own); `first` holds linear indices
 // into the core box. Idx must hold sz * sy * sx.
+// With `in_place` the data is overwritten by the 0/1 mask (no temporary mask is allocated);
+// else it is only read.
 template <class Idx>
-Idx threshold_components(const uint8_t* data, uint8_t cutoff, Idx* ids, int64_t sz, int64_t sy,
-                         int64_t sx, int connectivity, ObjectStats& stats, int64_t cz,
+Idx threshold_components(uint8_t* data, uint8_t cutoff, bool in_place, Idx* ids, int64_t sz,
+                         int64_t sy, int64_t sx, int connectivity, ObjectStats& stats, int64_t cz,
                          int64_t cy, int64_t cx);
 
 // out[i] = table[ids[i]] for i < n; `out` is zero-filled and table[0] must be 0. Every id must
-// be < table_size (throws std::invalid_argument naming the first one that is not).
+// be < table_size (throws std::invalid_argument naming the first one that is not). `mask`
+// (optional, non-zero exactly where ids are) lets background pages of `ids` go unread.
 template <class Idx, class U>
-void apply_id_table(const Idx* ids, int64_t n, const U* table, int64_t table_size, U* out);
+void apply_id_table(const Idx* ids, const uint8_t* mask, int64_t n, const U* table,
+                    int64_t table_size, U* out);
 
 }  // namespace pycsc

@@ -20,8 +20,8 @@ py::array to_numpy(std::vector<int64_t>&& v) {
   return py::array_t<int64_t>({static_cast<py::ssize_t>(heap->size())}, heap->data(), owner);
 }
 
-py::tuple threshold_components_py(const py::array& data, int cutoff, int connectivity,
-                                  py::object core, bool force_wide) {
+py::tuple threshold_components_py(py::array data, int cutoff, int connectivity, py::object core,
+                                  bool force_wide, bool in_place) {
   require_ndim(data, "data", 3, 3);
   require_c_contiguous(data, "data");
   if (data.dtype().kind() != 'u' || data.dtype().itemsize() != 1)
@@ -46,20 +46,32 @@ py::tuple threshold_components_py(const py::array& data, int cutoff, int connect
   ObjectStats stats;
   uint64_t n;
   {
-    const auto* in = static_cast<const uint8_t*>(data.data());
+    if (in_place && !data.writeable())
+      throw std::invalid_argument("`data` must be writable with in_place=True");
+    // Not in place, the kernel only reads the data.
+    auto* in = static_cast<uint8_t*>(const_cast<void*>(data.data()));
     py::gil_scoped_release release;
-    n = wide ? threshold_components<uint64_t>(in, static_cast<uint8_t>(cutoff),
+    n = wide ? threshold_components<uint64_t>(in, static_cast<uint8_t>(cutoff), in_place,
                                               static_cast<uint64_t*>(ids.mutable_data()), sz, sy,
                                               sx, connectivity, stats, cz, cy, cx)
-             : threshold_components<uint32_t>(in, static_cast<uint8_t>(cutoff),
+             : threshold_components<uint32_t>(in, static_cast<uint8_t>(cutoff), in_place,
                                               static_cast<uint32_t*>(ids.mutable_data()), sz, sy,
                                               sx, connectivity, stats, cz, cy, cx);
   }
   return py::make_tuple(ids, n, to_numpy(std::move(stats.sizes)), to_numpy(std::move(stats.first)));
 }
 
-py::array apply_id_table_py(const py::array& ids, const py::array& table) {
+py::array apply_id_table_py(const py::array& ids, const py::array& table, py::object mask_obj) {
   require_c_contiguous(ids, "ids");
+  const uint8_t* mask = nullptr;
+  py::array mask_arr;
+  if (!mask_obj.is_none()) {
+    mask_arr = mask_obj.cast<py::array>();
+    require_c_contiguous(mask_arr, "mask");
+    if (mask_arr.dtype().itemsize() != 1 || mask_arr.size() != ids.size())
+      throw std::invalid_argument("`mask` must be a uint8 array of the ids' shape");
+    mask = static_cast<const uint8_t*>(mask_arr.data());
+  }
   require_ndim(table, "table", 1, 1);
   require_c_contiguous(table, "table");
   const bool ids_ok = ids.dtype().kind() == 'u' && (ids.dtype().itemsize() == 4 || ids.dtype().itemsize() == 8);
@@ -77,7 +89,7 @@ py::array apply_id_table_py(const py::array& ids, const py::array& table) {
         const U* t = static_cast<const U*>(table.data());
         U* o = static_cast<U*>(out.mutable_data());
         py::gil_scoped_release release;
-        apply_id_table<Idx, U>(in, n, t, m, o);
+        apply_id_table<Idx, U>(in, mask, n, t, m, o);
       }
       return 0;
     });
@@ -94,14 +106,18 @@ py::array apply_id_table_py(const py::array& ids, const py::array& table) {
 void register_segment(py::module_& m) {
   m.def("threshold_components", &threshold_components_py, py::arg("data"), py::arg("cutoff"),
         py::arg("connectivity"), py::arg("core") = py::none(), py::arg("force_wide") = false,
+        py::arg("in_place") = false,
         "Connected components of `data >= cutoff` (uint8, C-contiguous 3D; connectivity 6/18/26).\n"
         "Returns (ids, n, sizes, first): uint32 ids (uint64 above 2^32 - 1 voxels or with\n"
         "`force_wide`) numbered 1..n in raster order as cc3d, voxels per id and the linear index\n"
         "of each id's first voxel (both int64[n + 1]; entry 0 is the background), counted over\n"
         "the leading box `core` (z, y, x) only (default: all), first as an index into that box.\n"
+        "`in_place` overwrites `data` with the 0/1 mask instead of allocating one.\n"
         "Internal: use pycsc.process.segment.");
   m.def("apply_id_table", &apply_id_table_py, py::arg("ids"), py::arg("table"),
+        py::arg("mask") = py::none(),
         "table[ids] into a new array of the table's unsigned dtype (table[0] must be 0).\n"
+        "`mask` (uint8, non-zero exactly where ids are) skips reading background ids.\n"
         "Internal: use pycsc.process.segment.");
 }
 

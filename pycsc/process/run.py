@@ -156,7 +156,9 @@ def threshold_semantic(job: ClassJob, writer: VolumeWriter) -> None:
 
 def label_in_memory(job: ClassJob, writer: VolumeWriter) -> int:
     """Instance class that fits the memory budget: threshold, label, size filter in one go."""
-    labels, n = label_objects(foreground(job.read(), job.threshold), job.connectivity, job.min_size)
+    fg = foreground(job.read(), job.threshold)
+    labels, n = label_objects(fg, job.connectivity, job.min_size, 
+                              in_place=fg.data.flags.writeable and fg.data.flags.c_contiguous)
     writer.write(job.create(labels.dtype), (), labels)
     return n
 

@@ -68,21 +68,24 @@ def id_dtype(n: int) -> np.dtype:
     return np.dtype(np.uint64)
 
 
-def components(fg: Foreground, connectivity: int, core: tuple[int, int, int] | None = None
-               ) -> tuple[np.ndarray, int, np.ndarray, np.ndarray]:
+def components(fg: Foreground, connectivity: int, core: tuple[int, int, int] | None = None,
+               in_place: bool = False) -> tuple[np.ndarray, int, np.ndarray, np.ndarray]:
     """Connected components of the foreground: (ids, n, voxels per id, first voxel per id).
 
     ids are uint32 (uint64 beyond 2**32 - 1 voxels) numbered 1..n in raster order; the two
     tables are int64 of length n + 1 (entry 0: background). Both count only the voxels of the
     leading box `core` (default: all); the second holds the C-order linear index (in that box)
-    of each object's first voxel there, ``iinfo(int64).max`` for objects outside it.
+    of each object's first voxel there, ``iinfo(int64).max`` for objects outside it. With
+    `in_place`, ``fg.data`` (C-contiguous, writable) is overwritten by the 0/1 mask, which
+    saves allocating one (fresh pages cost more than the pass over them).
     """
-    data = np.ascontiguousarray(fg.data)
+    data = fg.data if in_place else np.ascontiguousarray(fg.data)
     core = tuple(data.shape) if core is None else tuple(int(c) for c in core)
     if fg.cutoff > 255 or data.size == 0:
         empty = np.zeros(1, np.int64)
         return np.zeros(data.shape, np.uint32), 0, np.array([np.prod(core)], np.int64), empty - 1
-    ids, n, sizes, first = _core.threshold_components(data, int(fg.cutoff), int(connectivity), core)
+    ids, n, sizes, first = _core.threshold_components(data, int(fg.cutoff), int(connectivity), core,
+                                                      in_place=in_place)
     return ids, int(n), sizes, first
 
 
@@ -97,9 +100,11 @@ def keep_table(sizes: np.ndarray, min_size: int) -> tuple[np.ndarray, int]:
     return table, kept
 
 
-def label_objects(fg: Foreground, connectivity: int, min_size: int) -> tuple[np.ndarray, int]:
+def label_objects(fg: Foreground, connectivity: int, min_size: int, in_place: bool = False
+                  ) -> tuple[np.ndarray, int]:
     """Objects of the foreground with at least `min_size` voxels, numbered 1..n in raster
-    order, in the smallest unsigned dtype for n; returns (labels, n).
+    order, in the smallest unsigned dtype for n; returns (labels, n). `in_place` as for
+    :func:`components` (then the mask also guides the id lookup past background).
 
     Examples
     --------
@@ -108,8 +113,9 @@ def label_objects(fg: Foreground, connectivity: int, min_size: int) -> tuple[np.
     >>> labels.tolist(), labels.dtype.name, n
     ([[[0, 0, 1, 1]]], 'uint8', 1)
     """
-    ids, n, sizes, _ = components(fg, connectivity)
+    ids, n, sizes, _ = components(fg, connectivity, in_place=in_place)
     table, kept = keep_table(sizes, min_size)
     if kept == n and table.dtype == ids.dtype:
         return ids, n                       # nothing removed, ids already in the right dtype
-    return _core.apply_id_table(ids, table), kept
+    mask = fg.data if in_place and fg.cutoff <= 255 and ids.size else None
+    return _core.apply_id_table(ids, table, mask), kept

@@ -32,11 +32,16 @@ SHAPES = [(0, 4, 4), (1, 1, 1), (1, 9, 13), (7, 1, 5), (5, 6, 1), (13, 17, 19), 
 @pytest.mark.parametrize("connectivity", [6, 18, 26])
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("min_size", [0, 1, 3, 25])
-def test_label_objects_equals_cc3d_dust_renumber(shape, connectivity, min_size):
+@pytest.mark.parametrize("in_place", [False, True])
+def test_label_objects_equals_cc3d_dust_renumber(shape, connectivity, min_size, in_place):
     raw = stored_probs(shape, hash((shape, connectivity, min_size)) % 2**32)
-    fg = foreground(raw, 0.4)
-    labels, n = label_objects(fg, connectivity, min_size)
     expected = reference_objects(decode_probabilities(raw) > 0.4, connectivity, min_size)
+    fg = foreground(raw.copy(), 0.4)
+    labels, n = label_objects(fg, connectivity, min_size, in_place=in_place)
+    if in_place and raw.size:
+        np.testing.assert_array_equal(fg.data, decode_probabilities(raw) > 0.4)   # now the mask
+    else:
+        np.testing.assert_array_equal(fg.data, raw)
     assert labels.shape == shape
     np.testing.assert_array_equal(labels, expected)
     assert n == int(expected.max(initial=0))
@@ -80,6 +85,10 @@ def test_wide_ids_and_errors():
         _core.threshold_components(raw, 0, 26)
     with pytest.raises(TypeError, match="uint8"):
         _core.threshold_components(raw.astype(np.uint16), 100, 26)
+    frozen = raw.copy()
+    frozen.flags.writeable = False
+    with pytest.raises(ValueError, match="writable"):
+        _core.threshold_components(frozen, 100, 26, in_place=True)
     with pytest.raises(ValueError, match="start with 0"):
         _core.apply_id_table(narrow[0], np.ones(narrow[1] + 1, np.uint8))
     with pytest.raises(ValueError, match="beyond the table"):
@@ -97,6 +106,10 @@ def test_apply_id_table_matches_numpy(ids_dtype, table_dtype):
     out = _core.apply_id_table(ids, table)
     assert out.dtype == table_dtype
     np.testing.assert_array_equal(out, table[ids.astype(np.int64)])
+    guided = _core.apply_id_table(ids, table, (ids != 0).view(np.uint8))
+    np.testing.assert_array_equal(guided, out)
+    with pytest.raises(ValueError, match="mask"):
+        _core.apply_id_table(ids, table, np.zeros(3, np.uint8))
 
 
 @pytest.mark.parametrize("threshold", [0.0, 0.3, 0.5, 0.6, 127 / 255, 128 / 255, 254.5 / 255, 1.0])
