@@ -135,7 +135,7 @@ def create_volume(group: str | Path, shape, dtype, voxel_size, translation, chun
     _ARRAYS.pop(str(group / "s0"), None)
     ms = io.Multiscale((io.ScaleLevel("s0", tuple(float(v) for v in voxel_size),
                                       tuple(float(t) for t in translation)),), name=group.name)
-    group.mkdir(parents=True)
+    group.mkdir(parents=True, exist_ok=True)
     (group / ".zgroup").write_text('{\n    "zarr_format": 2\n}')
     _write_v2_attrs(group, {**(attrs or {}), **io.ngff.to_attrs(ms)})
     return io.create_array(group / "s0", tuple(int(s) for s in shape), dtype, chunks)
