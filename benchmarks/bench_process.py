@@ -254,6 +254,8 @@ def bench_case(case: str, root: Path, repeat: int, scipy: bool) -> list[tuple]:
     rows = []
     runs["io floor"] = lambda: io_floor(template, out["pycsc"], out["io floor"], case)
     out["io floor"] = root / "out" / case / "floor"
+    if voxels < 10**7:          # tenths of a second per run: more rounds for a steady median
+        repeat *= 5
     whole = _interleaved_times(runs, repeat, out)
     for name in ("pycsc", "scipy"):
         if name in runs:

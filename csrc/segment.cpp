@@ -130,8 +130,8 @@ Idx threshold_components(uint8_t* data, uint8_t cutoff, bool in_place, Idx* ids,
 }
 
 template <class Idx, class U>
-void apply_id_table(const Idx* ids, const uint8_t* mask, int64_t n, const U* table,
-                    int64_t table_size, U* out) {
+void apply_id_table(Idx* ids, const uint8_t* mask, int64_t n, const U* table,
+                    int64_t table_size, U* out, bool clear_ids) {
   if (table_size < 1 || table[0] != 0)
     throw std::invalid_argument("`table` must start with 0 (background stays background)");
   const int threads = threads_for(n, kGrain);
@@ -146,6 +146,7 @@ void apply_id_table(const Idx* ids, const uint8_t* mask, int64_t n, const U* tab
       }
       const U value = table[v];
       if (value != 0) std::fill(out + b, out + e, value);
+      if (clear_ids) std::fill(ids + b, ids + e, Idx{0});
     });
   }
   for (int t = 0; t < threads; ++t)
@@ -163,7 +164,7 @@ template uint64_t threshold_components<uint64_t>(uint8_t*, uint8_t, bool, uint64
                                                  int64_t, int64_t);
 
 #define PYCSC_TABLE_INSTANTIATE(Idx, U) \
-  template void apply_id_table<Idx, U>(const Idx*, const uint8_t*, int64_t, const U*, int64_t, U*);
+  template void apply_id_table<Idx, U>(Idx*, const uint8_t*, int64_t, const U*, int64_t, U*, bool);
 PYCSC_TABLE_INSTANTIATE(uint32_t, uint8_t)
 PYCSC_TABLE_INSTANTIATE(uint32_t, uint16_t)
 PYCSC_TABLE_INSTANTIATE(uint32_t, uint32_t)

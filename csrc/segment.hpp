@@ -42,9 +42,10 @@ Idx threshold_components(uint8_t* data, uint8_t cutoff, bool in_place, Idx* ids,
 
 // out[i] = table[ids[i]] for i < n; `out` is zero-filled and table[0] must be 0. Every id must
 // be < table_size (throws std::invalid_argument naming the first one that is not). `mask`
-// (optional, non-zero exactly where ids are) lets background pages of `ids` go unread.
+// (optional, non-zero exactly where ids are) lets background pages of `ids` go unread. With
+// `clear_ids` every id read is reset to 0, which leaves `ids` zero-filled for reuse.
 template <class Idx, class U>
-void apply_id_table(const Idx* ids, const uint8_t* mask, int64_t n, const U* table,
-                    int64_t table_size, U* out);
+void apply_id_table(Idx* ids, const uint8_t* mask, int64_t n, const U* table,
+                    int64_t table_size, U* out, bool clear_ids);
 
 }  // namespace pycsc

@@ -21,7 +21,7 @@ py::array to_numpy(std::vector<int64_t>&& v) {
 }
 
 py::tuple threshold_components_py(py::array data, int cutoff, int connectivity, py::object core,
-                                  bool force_wide, bool in_place) {
+                                  bool force_wide, bool in_place, py::object ids_out) {
   require_ndim(data, "data", 3, 3);
   require_c_contiguous(data, "data");
   if (data.dtype().kind() != 'u' || data.dtype().itemsize() != 1)
@@ -40,9 +40,21 @@ py::tuple threshold_components_py(py::array data, int cutoff, int connectivity, 
   }
   const uint64_t voxels = static_cast<uint64_t>(sz) * sy * sx;
   const bool wide = force_wide || voxels > std::numeric_limits<uint32_t>::max();
-  // numpy.zeros hands back untouched calloc pages: the kernel writes foreground only.
-  py::array ids = py::module_::import("numpy").attr("zeros")(
-      data.attr("shape"), wide ? py::dtype::of<uint64_t>() : py::dtype::of<uint32_t>());
+  // numpy.zeros hands back untouched calloc pages: the kernel writes foreground only. A caller
+  // labelling many volumes hands in a zero-filled buffer instead (fresh pages are costly).
+  py::array ids;
+  if (ids_out.is_none()) {
+    ids = py::module_::import("numpy").attr("zeros")(
+        data.attr("shape"), wide ? py::dtype::of<uint64_t>() : py::dtype::of<uint32_t>());
+  } else {
+    ids = ids_out.cast<py::array>();
+    const bool ok = ids.ndim() == 3 && ids.shape(0) == sz && ids.shape(1) == sy &&
+                    ids.shape(2) == sx && (ids.flags() & py::array::c_style) && ids.writeable() &&
+                    ids.dtype().kind() == 'u' && ids.dtype().itemsize() == (wide ? 8 : 4);
+    if (!ok)
+      throw std::invalid_argument(std::string("`ids_out` must be a writable C-contiguous ") +
+                                  (wide ? "uint64" : "uint32") + " array of the data's shape");
+  }
   ObjectStats stats;
   uint64_t n;
   {
@@ -61,7 +73,9 @@ py::tuple threshold_components_py(py::array data, int cutoff, int connectivity, 
   return py::make_tuple(ids, n, to_numpy(std::move(stats.sizes)), to_numpy(std::move(stats.first)));
 }
 
-py::array apply_id_table_py(const py::array& ids, const py::array& table, py::object mask_obj) {
+py::array apply_id_table_py(py::array ids, const py::array& table, py::object mask_obj,
+                            bool clear_ids) {
+  if (clear_ids && !ids.writeable()) throw std::invalid_argument("`ids` must be writable with clear_ids=True");
   require_c_contiguous(ids, "ids");
   const uint8_t* mask = nullptr;
   py::array mask_arr;
@@ -82,14 +96,14 @@ py::array apply_id_table_py(const py::array& ids, const py::array& table, py::ob
   const int64_t n = static_cast<int64_t>(ids.size()), m = static_cast<int64_t>(table.size());
   auto run = [&](auto id_tag) {
     using Idx = decltype(id_tag);
-    const Idx* in = static_cast<const Idx*>(ids.data());
+    Idx* in = static_cast<Idx*>(const_cast<void*>(ids.data()));  // written only with clear_ids
     dispatch_integer(table, "table", [&](auto tag) {
       using U = decltype(tag);
       if constexpr (std::is_unsigned_v<U>) {
         const U* t = static_cast<const U*>(table.data());
         U* o = static_cast<U*>(out.mutable_data());
         py::gil_scoped_release release;
-        apply_id_table<Idx, U>(in, mask, n, t, m, o);
+        apply_id_table<Idx, U>(in, mask, n, t, m, o, clear_ids);
       }
       return 0;
     });
@@ -106,18 +120,20 @@ py::array apply_id_table_py(const py::array& ids, const py::array& table, py::ob
 void register_segment(py::module_& m) {
   m.def("threshold_components", &threshold_components_py, py::arg("data"), py::arg("cutoff"),
         py::arg("connectivity"), py::arg("core") = py::none(), py::arg("force_wide") = false,
-        py::arg("in_place") = false,
+        py::arg("in_place") = false, py::arg("ids_out") = py::none(),
         "Connected components of `data >= cutoff` (uint8, C-contiguous 3D; connectivity 6/18/26).\n"
         "Returns (ids, n, sizes, first): uint32 ids (uint64 above 2^32 - 1 voxels or with\n"
         "`force_wide`) numbered 1..n in raster order as cc3d, voxels per id and the linear index\n"
         "of each id's first voxel (both int64[n + 1]; entry 0 is the background), counted over\n"
         "the leading box `core` (z, y, x) only (default: all), first as an index into that box.\n"
-        "`in_place` overwrites `data` with the 0/1 mask instead of allocating one.\n"
+        "`in_place` overwrites `data` with the 0/1 mask instead of allocating one; `ids_out`\n"
+        "(zero-filled, uint32 or uint64 as the ids would be) is used instead of a new array.\n"
         "Internal: use pycsc.process.segment.");
   m.def("apply_id_table", &apply_id_table_py, py::arg("ids"), py::arg("table"),
-        py::arg("mask") = py::none(),
+        py::arg("mask") = py::none(), py::arg("clear_ids") = false,
         "table[ids] into a new array of the table's unsigned dtype (table[0] must be 0).\n"
-        "`mask` (uint8, non-zero exactly where ids are) skips reading background ids.\n"
+        "`mask` (uint8, non-zero exactly where ids are) skips reading background ids;\n"
+        "`clear_ids` resets `ids` to zeros on the way (for reuse as `ids_out`).\n"
         "Internal: use pycsc.process.segment.");
 }
 

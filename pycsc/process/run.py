@@ -38,7 +38,7 @@ from ..data.crops import crop_name, crop_sort_key, select_shard, test_targets
 from ..errors import ConfigError, DataError
 from ..predict.run import decode_probabilities
 from .blockwise import blocks, label_blockwise, write_blockwise
-from .segment import foreground, id_dtype, label_objects
+from .segment import foreground, id_dtype, label_objects, release_buffers
 from .writer import VolumeWriter
 
 
@@ -157,8 +157,8 @@ def threshold_semantic(job: ClassJob, writer: VolumeWriter) -> None:
 def label_in_memory(job: ClassJob, writer: VolumeWriter) -> int:
     """Instance class that fits the memory budget: threshold, label, size filter in one go."""
     fg = foreground(job.read(), job.threshold)
-    labels, n = label_objects(fg, job.connectivity, job.min_size, 
-                              in_place=fg.data.flags.writeable and fg.data.flags.c_contiguous)
+    owned = fg.data.flags.writeable and fg.data.flags.c_contiguous   # a fresh read: ours to overwrite
+    labels, n = label_objects(fg, job.connectivity, job.min_size, in_place=owned, reuse_ids=True)
     writer.write(job.create(labels.dtype), (), labels)
     return n
 
@@ -220,8 +220,11 @@ def process_class(cfg: ProcessConfig, in_group: Path, out_group: Path, cls: str,
     it complete once stored); without one it is written and marked before returning.
     """
     if writer is None:
-        with VolumeWriter(memory_budget_bytes(cfg) // 2) as own:
-            return process_class(cfg, in_group, out_group, cls, own)
+        try:
+            with VolumeWriter(memory_budget_bytes(cfg) // 2) as own:
+                return process_class(cfg, in_group, out_group, cls, own)
+        finally:
+            release_buffers()
     s0 = _store.read_levels(in_group)[0]
     job = ClassJob(cls, s0, _store.open_array(s0.path), out_group, float(cfg.thresholds.get(cls, cfg.threshold)),
                    cls in cfg.instance_classes, int(cfg.min_sizes.get(cls, cfg.min_size)), cfg.connectivity,
@@ -280,9 +283,12 @@ def _targets(cfg: ProcessConfig) -> list[tuple[str, str, tuple[str, ...]]]:
 def process(cfg: ProcessConfig) -> list[dict]:
     """Run `cfg` over its crops (this shard's share); returns one summary per class written."""
     results = []
-    with VolumeWriter(memory_budget_bytes(cfg) // 2) as writer:
-        for ds, crop, manifest_classes in select_shard(_targets(cfg), cfg.shard):
-            _process_crop(cfg, ds, crop, manifest_classes, writer, results)
+    try:
+        with VolumeWriter(memory_budget_bytes(cfg) // 2) as writer:
+            for ds, crop, manifest_classes in select_shard(_targets(cfg), cfg.shard):
+                _process_crop(cfg, ds, crop, manifest_classes, writer, results)
+    finally:
+        release_buffers()
     return results
 
 

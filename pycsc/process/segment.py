@@ -20,6 +20,16 @@ from .. import _core
 from ..predict.run import decode_probabilities
 
 
+# One zero-filled id buffer kept from the last volume labelled with `reuse_ids`: on large
+# volumes first touching fresh pages costs more than labelling them.
+_IDS_POOL: dict[tuple, np.ndarray] = {}
+
+
+def release_buffers() -> None:
+    """Drop the id buffer kept between volumes (call when a run is over)."""
+    _IDS_POOL.clear()
+
+
 @dataclass(frozen=True)
 class Foreground:
     """Foreground voxels as ``data >= cutoff`` (uint8 `data`, 1 <= cutoff <= 256)."""
@@ -69,7 +79,8 @@ def id_dtype(n: int) -> np.dtype:
 
 
 def components(fg: Foreground, connectivity: int, core: tuple[int, int, int] | None = None,
-               in_place: bool = False) -> tuple[np.ndarray, int, np.ndarray, np.ndarray]:
+               in_place: bool = False, ids_out: np.ndarray | None = None
+               ) -> tuple[np.ndarray, int, np.ndarray, np.ndarray]:
     """Connected components of the foreground: (ids, n, voxels per id, first voxel per id).
 
     ids are uint32 (uint64 beyond 2**32 - 1 voxels) numbered 1..n in raster order; the two
@@ -77,7 +88,8 @@ def components(fg: Foreground, connectivity: int, core: tuple[int, int, int] | N
     leading box `core` (default: all); the second holds the C-order linear index (in that box)
     of each object's first voxel there, ``iinfo(int64).max`` for objects outside it. With
     `in_place`, ``fg.data`` (C-contiguous, writable) is overwritten by the 0/1 mask, which
-    saves allocating one (fresh pages cost more than the pass over them).
+    saves allocating one (fresh pages cost more than the pass over them). `ids_out`, a
+    zero-filled array of the ids' shape and dtype, receives the ids instead of a new array.
     """
     data = fg.data if in_place else np.ascontiguousarray(fg.data)
     core = tuple(data.shape) if core is None else tuple(int(c) for c in core)
@@ -85,7 +97,7 @@ def components(fg: Foreground, connectivity: int, core: tuple[int, int, int] | N
         empty = np.zeros(1, np.int64)
         return np.zeros(data.shape, np.uint32), 0, np.array([np.prod(core)], np.int64), empty - 1
     ids, n, sizes, first = _core.threshold_components(data, int(fg.cutoff), int(connectivity), core,
-                                                      in_place=in_place)
+                                                      in_place=in_place, ids_out=ids_out)
     return ids, int(n), sizes, first
 
 
@@ -100,11 +112,13 @@ def keep_table(sizes: np.ndarray, min_size: int) -> tuple[np.ndarray, int]:
     return table, kept
 
 
-def label_objects(fg: Foreground, connectivity: int, min_size: int, in_place: bool = False
-                  ) -> tuple[np.ndarray, int]:
+def label_objects(fg: Foreground, connectivity: int, min_size: int, in_place: bool = False,
+                  reuse_ids: bool = False) -> tuple[np.ndarray, int]:
     """Objects of the foreground with at least `min_size` voxels, numbered 1..n in raster
     order, in the smallest unsigned dtype for n; returns (labels, n). `in_place` as for
-    :func:`components` (then the mask also guides the id lookup past background).
+    :func:`components` (then the mask also guides the id lookup past background);
+    `reuse_ids` labels into the id buffer kept from the previous call and keeps it (zeroed
+    again) for the next (see :func:`release_buffers`).
 
     Examples
     --------
@@ -113,9 +127,15 @@ def label_objects(fg: Foreground, connectivity: int, min_size: int, in_place: bo
     >>> labels.tolist(), labels.dtype.name, n
     ([[[0, 0, 1, 1]]], 'uint8', 1)
     """
-    ids, n, sizes, _ = components(fg, connectivity, in_place=in_place)
+    key = (tuple(fg.shape), int(np.prod(fg.shape)) > np.iinfo(np.uint32).max)
+    ids_out = _IDS_POOL.pop(key, None) if reuse_ids else None
+    ids, n, sizes, _ = components(fg, connectivity, in_place=in_place, ids_out=ids_out)
     table, kept = keep_table(sizes, min_size)
     if kept == n and table.dtype == ids.dtype:
         return ids, n                       # nothing removed, ids already in the right dtype
     mask = fg.data if in_place and fg.cutoff <= 255 and ids.size else None
-    return _core.apply_id_table(ids, table, mask), kept
+    labels = _core.apply_id_table(ids, table, mask, clear_ids=reuse_ids)
+    if reuse_ids:
+        _IDS_POOL.clear()
+        _IDS_POOL[key] = ids                # zero-filled again by apply_id_table
+    return labels, kept

@@ -136,3 +136,18 @@ def test_id_dtype_and_keep_table():
         ["uint8", "uint8", "uint16", "uint16", "uint32", "uint32", "uint64"]
     table, kept = keep_table(np.array([100, 5, 1, 7, 2]), 3)
     assert kept == 2 and table.tolist() == [0, 1, 0, 2, 0] and table.dtype == np.uint8
+
+
+def test_reused_id_buffer_gives_the_same_labels():
+    from pycsc.process import segment
+
+    segment.release_buffers()
+    for seed in range(4):                              # same shape: the buffer is reused
+        raw = stored_probs((12, 13, 14), seed, density=0.4)
+        expected = reference_objects(decode_probabilities(raw) > 0.5, 26, 3)
+        labels, n = label_objects(foreground(raw.copy(), 0.5), 26, 3, in_place=True, reuse_ids=True)
+        np.testing.assert_array_equal(labels, expected)
+        (kept,) = segment._IDS_POOL.values()
+        assert not kept.any()                          # zero-filled again for the next volume
+    segment.release_buffers()
+    assert not segment._IDS_POOL
