@@ -60,7 +60,7 @@ def _write_v2_attrs(group: Path, attrs: dict) -> None:
     # round trips (a few ms each, which dominate for small volumes).
     from .._atomic import atomic_write_bytes
 
-    atomic_write_bytes(group / ".zattrs", json.dumps(attrs, indent=4, sort_keys=True).encode())
+    atomic_write_bytes(group / ".zattrs", json.dumps(attrs).encode())    # C encoder: no indent
 
 
 def read_levels(group: str | Path) -> list[Level]:
