@@ -171,6 +171,9 @@ def script_run(reference, template: str, out_root: Path, case: str) -> None:
             _zarr_write(out_root / crop / cls, reference(raw, min_size))
 
 
+PYCSC_OPTIONS: dict = {}     # extra ProcessConfig keys (--blockwise)
+
+
 def pycsc_run(template: str, out_root: Path, case: str) -> None:
     from pycsc.config import ProcessConfig
     from pycsc.process import process
@@ -180,7 +183,7 @@ def pycsc_run(template: str, out_root: Path, case: str) -> None:
     process(ProcessConfig(input=template, output=str(out_root / "{crop}"), crops=("all",),
                           threshold=THRESHOLD, instance_classes=instance, connectivity=26,
                           min_sizes={c: m for c, m in classes.items() if m is not None},
-                          overwrite=True))
+                          overwrite=True, **PYCSC_OPTIONS))
 
 
 _OUTPUTS: dict = {}
@@ -296,7 +299,12 @@ def main() -> None:
     p.add_argument("--workdir", default="/tmp/pycsc_bench_process", help="inputs are cached here")
     p.add_argument("--no-scipy", action="store_true", help="skip the scipy script (slow on 600^3)")
     p.add_argument("--json", help="also write the rows to this file")
+    p.add_argument("--blockwise", action="store_true",
+                   help="pycsc labels every volume blockwise (256^3 blocks), as beyond its memory "
+                        "budget (the whole rows; work rows stay in memory)")
     args = p.parse_args()
+    if args.blockwise:
+        PYCSC_OPTIONS.update(max_memory_gb=1e-6, block_shape=(256, 256, 256))
     from pycsc import _core
 
     info = _core.build_info()
