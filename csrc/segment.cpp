@@ -69,9 +69,10 @@ inline void for_each_run(const Idx* a, const uint8_t* mask, int64_t lo, int64_t 
 // Voxels and first voxel of every id over the leading core box (cz, cy, cx) of the C-ordered
 // (sz, sy, sx) `ids`; first is the linear index in the core box. Threads take z-slabs.
 template <class Idx>
-void count_objects(const Idx* ids, const uint8_t* mask, int64_t sy, int64_t sx, int64_t cz, int64_t cy, int64_t cx,
-                   Idx n, ObjectStats& stats) {
-  const int threads = static_cast<int>(std::min<int64_t>(threads_for(cz * cy * cx, kGrain), std::max<int64_t>(cz, 1)));
+void count_objects(const Idx* ids, const uint8_t* mask, int64_t sy, int64_t sx, int64_t cz,
+                   int64_t cy, int64_t cx, Idx n, ObjectStats& stats) {
+  const int threads = static_cast<int>(
+      std::min<int64_t>(threads_for(cz * cy * cx, kGrain), std::max<int64_t>(cz, 1)));
   constexpr int64_t kNone = std::numeric_limits<int64_t>::max();
   std::vector<std::vector<int64_t>> sizes(threads), first(threads);
 #pragma omp parallel for schedule(static, 1) num_threads(threads)
@@ -151,9 +152,10 @@ void apply_id_table(Idx* ids, const uint8_t* mask, int64_t n, const U* table,
   }
   for (int t = 0; t < threads; ++t)
     if (bad[t] >= 0)
-      throw std::invalid_argument("`ids` holds " + std::to_string(static_cast<uint64_t>(ids[bad[t]])) +
-                                  " at index " + std::to_string(bad[t]) + ", beyond the table's " +
-                                  std::to_string(table_size) + " entries");
+      throw std::invalid_argument(
+          "`ids` holds " + std::to_string(static_cast<uint64_t>(ids[bad[t]])) + " at index " +
+          std::to_string(bad[t]) + ", beyond the table's " + std::to_string(table_size) +
+          " entries");
 }
 
 template uint32_t threshold_components<uint32_t>(uint8_t*, uint8_t, bool, uint32_t*, int64_t,

@@ -10,7 +10,8 @@
 // zero-filled output of the table's (usually narrower) dtype, touching foreground only.
 // Complexity: O(voxels) for the mask and the labelling, O(voxels / 8 + foreground runs) for
 // the statistics and the lookup, which find background in the mask and read ids only under
-// foreground (background pages of a fresh id array are never touched). Peak extra memory: the mask (1 byte per voxel, freed before
+// foreground (background pages of a fresh id array are never touched).
+// Peak extra memory: the mask (1 byte per voxel unless thresholded in place, freed before
 // returning), the components kernel's run tables, and (threads x (n + 1) x 16 bytes) for the
 // statistics.
 // Reference: cc3d.connected_components + cc3d.dust + fastremap.renumber/refit give the same

@@ -75,7 +75,8 @@ py::tuple threshold_components_py(py::array data, int cutoff, int connectivity, 
 
 py::array apply_id_table_py(py::array ids, const py::array& table, py::object mask_obj,
                             bool clear_ids) {
-  if (clear_ids && !ids.writeable()) throw std::invalid_argument("`ids` must be writable with clear_ids=True");
+  if (clear_ids && !ids.writeable())
+    throw std::invalid_argument("`ids` must be writable with clear_ids=True");
   require_c_contiguous(ids, "ids");
   const uint8_t* mask = nullptr;
   py::array mask_arr;
@@ -88,10 +89,12 @@ py::array apply_id_table_py(py::array ids, const py::array& table, py::object ma
   }
   require_ndim(table, "table", 1, 1);
   require_c_contiguous(table, "table");
-  const bool ids_ok = ids.dtype().kind() == 'u' && (ids.dtype().itemsize() == 4 || ids.dtype().itemsize() == 8);
-  if (!ids_ok) throw py::type_error("`ids` must be uint32 or uint64; got " + std::string(py::str(ids.dtype())));
+  const auto id_size = ids.dtype().itemsize();
+  if (ids.dtype().kind() != 'u' || (id_size != 4 && id_size != 8))
+    throw py::type_error("`ids` must be uint32 or uint64; got " + std::string(py::str(ids.dtype())));
   if (table.dtype().kind() != 'u')
-    throw py::type_error("`table` must have an unsigned dtype; got " + std::string(py::str(table.dtype())));
+    throw py::type_error("`table` must have an unsigned dtype; got " +
+                         std::string(py::str(table.dtype())));
   py::array out = py::module_::import("numpy").attr("zeros")(ids.attr("shape"), table.dtype());
   const int64_t n = static_cast<int64_t>(ids.size()), m = static_cast<int64_t>(table.size());
   auto run = [&](auto id_tag) {
