@@ -43,4 +43,5 @@ PYBIND11_MODULE(_core, m) {
   pycsc::bind::register_matching(m);
   pycsc::bind::register_labels(m);
   pycsc::bind::register_distance(m);
+  pycsc::bind::register_segment(m);
 }

@@ -493,6 +493,8 @@ class ProcessConfig:
     watershed_min_distance: int = _opt(4, "voxels between watershed seeds")
     hook: Optional[str] = _opt(None, "'file.py:function' or 'module:function' replacing the default")
     block_shape: tuple[int, int, int] = _opt((256, 256, 256), "blockwise processing unit (voxels)")
+    max_memory_gb: Optional[float] = _opt(None, "working memory per class volume: larger volumes are "
+                                          "labelled blockwise (default: half the available memory)")
     overwrite: bool = _opt(False, "replace existing outputs (else finished classes are skipped)")
     shard: Optional[str] = _opt(None, "'i/N' (1 <= i <= N): only the i-th of N slices of the crops")
 
@@ -506,6 +508,9 @@ class ProcessConfig:
                                                           self.min_sizes.items()}}.items():
             _check(isinstance(value, int) and value >= 0, f"`{name}` must be an integer >= 0; got {value!r}")
         _check(min(self.block_shape) >= 1, f"`block_shape` must be positive; got {self.block_shape}")
+        _check(self.max_memory_gb is None or (isinstance(self.max_memory_gb, (int, float))
+                                              and self.max_memory_gb > 0),
+               f"`max_memory_gb` must be a positive number of GiB; got {self.max_memory_gb!r}")
         _check("{crop}" in self.input and "{crop}" in self.output,
                "`input` and `output` must contain '{crop}'")
         _check_shard(self.shard)

@@ -9,4 +9,5 @@ void register_overlaps(pybind11::module_& m);
 void register_matching(pybind11::module_& m);
 void register_labels(pybind11::module_& m);
 void register_distance(pybind11::module_& m);
+void register_segment(pybind11::module_& m);
 }  // namespace pycsc::bind

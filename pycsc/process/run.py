@@ -1,18 +1,24 @@
 """Probabilities -> segmentations: threshold, connected components, size filter, watershed.
 
-Per (crop, class) found under the `input` template:
+Per (crop, class) found under the `input` template, one function per path:
 
-* semantic class: ``probability > threshold`` as uint8 0/1, block by block;
-* instance class: the same mask labelled into objects (connected components with
-  `connectivity`, merged across blocks, :mod:`pycsc.process.blockwise`), objects smaller
-  than `min_size` voxels removed, ids as uint32 (uint64 beyond 2**32 - 1 objects);
-  with `watershed`, touching objects are split by a distance-transform watershed
-  (scikit-image, whole volume in memory);
-* with `hook = "file.py:function"` (or ``"package.module:function"``) the user function
-  replaces all of that: ``function(probabilities, class_name=..., voxel_size=...,
-  instance=...) -> array`` of the same shape (labels or mask), whole volume in memory.
+* :func:`threshold_semantic`: ``probability > threshold`` as uint8 0/1;
+* :func:`label_in_memory`: the same mask labelled into objects (connected components with
+  `connectivity`), objects smaller than `min_size` voxels removed, the rest numbered 1..n in
+  raster order (as cc3d + dust + fastremap.renumber), ids in the smallest unsigned dtype
+  for n (:mod:`pycsc.process.segment`), when the volume fits `max_memory_gb`;
+* :func:`label_in_blocks`: the same labels, exactly, block by block for larger volumes
+  (:mod:`pycsc.process.blockwise`);
+* :func:`run_watershed` (`watershed`): touching objects split by a distance-transform
+  watershed (scikit-image, whole volume in memory);
+* :func:`run_hook`, with `hook = "file.py:function"` (or ``"package.module:function"``): the
+  user function replaces all of that: ``function(probabilities, class_name=...,
+  voxel_size=..., instance=...) -> array`` of the same shape (labels or mask), whole volume
+  in memory.
 
-The output group has the input's voxel size and translation (OME-NGFF, ``s0``).
+The output group has the input's voxel size and translation (OME-NGFF, ``s0``). Outputs are
+written in the background by a :class:`~pycsc.process.writer.VolumeWriter`, which marks each
+class complete only once all its chunks are stored (a rerun skips complete classes).
 """
 
 from __future__ import annotations
@@ -20,9 +26,9 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import re
-import shutil
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -31,7 +37,9 @@ from ..data import _store
 from ..data.crops import crop_name, crop_sort_key, select_shard, test_targets
 from ..errors import ConfigError, DataError
 from ..predict.run import decode_probabilities
-from .blockwise import blocks, label_blockwise, relabel_blocks
+from .blockwise import blocks, label_blockwise, write_blockwise
+from .segment import foreground, id_dtype, label_objects, release_buffers
+from .writer import VolumeWriter
 
 
 def load_hook(spec: str) -> Callable:
@@ -87,67 +95,151 @@ def _filter_sizes(labels: np.ndarray, min_size: int) -> np.ndarray:
     return lut[labels.astype(np.int64)]
 
 
-def _id_dtype(n: int) -> str:
-    return "uint32" if n < 2**32 else "uint64"
+def memory_budget_bytes(cfg: ProcessConfig) -> int:
+    """`max_memory_gb`, or half the memory available now (Linux MemAvailable; else 4 GiB)."""
+    if cfg.max_memory_gb is not None:
+        return int(cfg.max_memory_gb * 2**30)
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024 // 2
+    except OSError:
+        pass
+    return 4 * 2**30
 
 
-def process_class(cfg: ProcessConfig, in_group: Path, out_group: Path, cls: str) -> dict:
-    """Process one class volume; returns a summary."""
-    s0 = _store.read_levels(in_group)[0]
-    src = _store.open_array(s0.path)
-    shape = s0.shape
-    threshold = float(cfg.thresholds.get(cls, cfg.threshold))
-    instance = cls in cfg.instance_classes
-    min_size = int(cfg.min_sizes.get(cls, cfg.min_size))
-    chunks = tuple(min(64, s) for s in shape)
+@dataclass(frozen=True)
+class ClassJob:
+    """One class volume to process: where it is, how it is stored, what to do with it."""
 
-    def read_probs(sl=None):
-        return decode_probabilities(src[sl if sl is not None else ()].read().result())
+    cls: str
+    level: _store.Level
+    src: Any                          # tensorstore handle of the prediction
+    out_group: Path
+    threshold: float
+    instance: bool
+    min_size: int
+    connectivity: int
+    budget: int                       # bytes of working memory for one class
+    block_shape: tuple[int, int, int]
 
-    def create(dtype):
-        return _store.create_volume(out_group, shape, dtype, s0.voxel_size, s0.translation, chunks,
-                                    attrs={"pycsc_kind": "instance" if instance else "semantic"})
+    @property
+    def chunks(self) -> tuple[int, ...]:
+        return tuple(min(64, s) for s in self.level.shape)
 
-    whole = cfg.hook is not None or (instance and cfg.watershed)
-    if whole:
-        probs = read_probs()
-        if cfg.hook is not None:
-            result = np.asarray(load_hook(cfg.hook)(probs, class_name=cls, voxel_size=s0.voxel_size,
-                                                    instance=instance))
-            if result.shape != tuple(shape):
-                raise DataError(f"hook {cfg.hook} returned shape {result.shape} for {in_group}; "
-                                f"expected {tuple(shape)}")
-            if result.dtype == np.bool_:
-                result = result.astype(np.uint8)
-        else:
-            result = _filter_sizes(watershed_split(probs, probs > threshold, s0.voxel_size,
-                                                   cfg.watershed_min_distance), min_size)
-            result = result.astype(_id_dtype(int(result.max(initial=0))))
-        create(result.dtype)[:] = result
-        n = int(len(np.unique(result)) - (result.min(initial=0) == 0)) if instance else None
-    elif instance:
-        scratch = out_group.parent / f".{out_group.name}.provisional"
-        shutil.rmtree(scratch, ignore_errors=True)
-        import zarr
+    def read(self, region: tuple = ()) -> np.ndarray:
+        return self.src[region].read().result()
 
-        provisional = zarr.create_array(str(scratch), shape=shape, dtype="uint64", chunks=chunks,
-                                        zarr_format=2, overwrite=True)
+    def fits(self, bytes_per_voxel: int) -> bool:
+        return int(np.prod(self.level.shape)) * bytes_per_voxel <= self.budget
+
+    def create(self, dtype) -> Any:
+        lv = self.level
+        return _store.create_volume(self.out_group, lv.shape, dtype, lv.voxel_size, lv.translation,
+                                    self.chunks, attrs={"pycsc_kind": "instance" if self.instance else "semantic"})
+
+
+def _stored_bytes(job: ClassJob) -> int:
+    """Bytes per voxel of the prediction as read plus its float32 decoding where one is made."""
+    itemsize = job.src.dtype.numpy_dtype.itemsize
+    return itemsize + (4 if itemsize not in (1, 4) else 0)
+
+
+def threshold_semantic(job: ClassJob, writer: VolumeWriter) -> None:
+    """Semantic class: ``probability > threshold`` as uint8 0/1, whole or block by block."""
+    out = job.create("uint8")
+    regions = [()] if job.fits(_stored_bytes(job) + 1) else blocks(job.level.shape, job.block_shape)
+    for region in regions:
+        writer.write(out, region, foreground(job.read(region), job.threshold).as_mask())
+
+
+def label_in_memory(job: ClassJob, writer: VolumeWriter) -> int:
+    """Instance class that fits the memory budget: threshold, label, size filter in one go."""
+    fg = foreground(job.read(), job.threshold)
+    owned = fg.data.flags.writeable and fg.data.flags.c_contiguous   # a fresh read: ours to overwrite
+    labels, n = label_objects(fg, job.connectivity, job.min_size, in_place=owned, reuse_ids=True)
+    writer.write(job.create(labels.dtype), (), labels)
+    return n
+
+
+def label_in_blocks(job: ClassJob, writer: VolumeWriter) -> int:
+    """Instance class beyond the memory budget: exact blockwise components (two passes)."""
+    def read_fg(region):
+        return foreground(job.read(region), job.threshold)
+
+    from tqdm.auto import tqdm
+
+    shape = job.level.shape
+    n_blocks = int(np.prod([-(-s // b) for s, b in zip(shape, job.block_shape)]))
+    with tqdm(total=2 * n_blocks, desc=f"process {job.cls} blockwise", unit="block", disable=None,
+              leave=False) as bar:           # shown on a terminal only
+        labels = label_blockwise(read_fg, shape, job.block_shape, job.connectivity, job.min_size,
+                                 progress=bar.update)
+        out = job.create(labels.table.dtype)
+        write_blockwise(read_fg, labels, job.connectivity, lambda region, data: writer.write(out, region, data),
+                        progress=bar.update)
+    return labels.n
+
+
+def _instance_bytes(job: ClassJob) -> int:
+    """Peak bytes per voxel of :func:`label_in_memory`: input, mask, ids, output."""
+    wide = int(np.prod(job.level.shape)) >= 2**32
+    return _stored_bytes(job) + 1 + (16 if wide else 8)
+
+
+def run_hook(cfg: ProcessConfig, job: ClassJob, writer: VolumeWriter) -> int | None:
+    """The user's function replaces everything: whole volume in memory."""
+    probs = decode_probabilities(job.read())
+    result = np.asarray(load_hook(cfg.hook)(probs, class_name=job.cls, voxel_size=job.level.voxel_size,
+                                            instance=job.instance))
+    if result.shape != tuple(job.level.shape):
+        raise DataError(f"hook {cfg.hook} returned shape {result.shape} for {job.level.path}; "
+                        f"expected {tuple(job.level.shape)}")
+    if result.dtype == np.bool_:
+        result = result.astype(np.uint8)
+    writer.write(job.create(result.dtype), (), np.ascontiguousarray(result))
+    return int(len(np.unique(result)) - (result.min(initial=0) == 0)) if job.instance else None
+
+
+def run_watershed(cfg: ProcessConfig, job: ClassJob, writer: VolumeWriter) -> int:
+    """Instance class split by a distance watershed (scikit-image, whole volume in memory)."""
+    probs = decode_probabilities(job.read())
+    result = _filter_sizes(watershed_split(probs, probs > job.threshold, job.level.voxel_size,
+                                           cfg.watershed_min_distance), job.min_size)
+    n = int(result.max(initial=0))
+    writer.write(job.create(id_dtype(n)), (), result.astype(id_dtype(n)))
+    return n
+
+
+def process_class(cfg: ProcessConfig, in_group: Path, out_group: Path, cls: str,
+                  writer: VolumeWriter | None = None) -> dict:
+    """Process one class volume; returns a summary.
+
+    With a `writer` the output may still be being written when this returns (the writer marks
+    it complete once stored); without one it is written and marked before returning.
+    """
+    if writer is None:
         try:
-            n, table = label_blockwise(lambda sl: read_probs(sl) > threshold, shape, cfg.block_shape,
-                                       cfg.connectivity, min_size, provisional)
-            dtype = np.dtype(_id_dtype(n))
-            out = create(dtype)
-            relabel_blocks(provisional, table.astype(dtype), shape, cfg.block_shape,
-                           lambda sl, labels: out.__setitem__(sl, labels))
+            with VolumeWriter(memory_budget_bytes(cfg) // 2) as own:
+                return process_class(cfg, in_group, out_group, cls, own)
         finally:
-            shutil.rmtree(scratch, ignore_errors=True)
+            release_buffers()
+    s0 = _store.read_levels(in_group)[0]
+    job = ClassJob(cls, s0, _store.open_array(s0.path), out_group, float(cfg.thresholds.get(cls, cfg.threshold)),
+                   cls in cfg.instance_classes, int(cfg.min_sizes.get(cls, cfg.min_size)), cfg.connectivity,
+                   memory_budget_bytes(cfg) // 2, tuple(cfg.block_shape))
+    n = None
+    if cfg.hook is not None:
+        n = run_hook(cfg, job, writer)
+    elif job.instance and cfg.watershed:
+        n = run_watershed(cfg, job, writer)
+    elif job.instance:
+        n = (label_in_memory if job.fits(_instance_bytes(job)) else label_in_blocks)(job, writer)
     else:
-        out = create("uint8")
-        for sl in blocks(shape, cfg.block_shape):
-            out[sl] = (read_probs(sl) > threshold).astype(np.uint8)
-        n = None
-    _store.mark_complete(out_group, {"threshold": threshold, "instance": instance})
-    return {"class": cls, "instance": instance, "objects": n, "output": str(out_group)}
+        threshold_semantic(job, writer)
+    writer.mark_when_stored(out_group, {"threshold": job.threshold, "instance": job.instance})
+    return {"class": cls, "instance": job.instance, "objects": n, "output": str(out_group)}
 
 
 def _template_regex(template: str) -> re.Pattern:
@@ -191,20 +283,30 @@ def _targets(cfg: ProcessConfig) -> list[tuple[str, str, tuple[str, ...]]]:
 def process(cfg: ProcessConfig) -> list[dict]:
     """Run `cfg` over its crops (this shard's share); returns one summary per class written."""
     results = []
-    for ds, crop, manifest_classes in select_shard(_targets(cfg), cfg.shard):
-        in_crop = Path(cfg.input.format(dataset=ds, crop=crop))
-        out_crop = Path(cfg.output.format(dataset=ds, crop=crop))
-        if not in_crop.is_dir():
-            print(f"process: skipping {ds}/{crop}: no predictions at {in_crop}")
-            continue
-        found = [p.name for p in sorted(in_crop.iterdir()) if p.is_dir() and _store.read_attrs(p).get("multiscales")]
-        classes = [c for c in found if (not cfg.classes or c in cfg.classes)
-                   and (not manifest_classes or c in manifest_classes)]
-        _store.ensure_parent_groups(out_crop / "_")
-        for cls in classes:
-            if not cfg.overwrite and _store.is_complete(out_crop / cls):
-                results.append({"class": cls, "skipped": True, "output": str(out_crop / cls)})
-                continue
-            results.append({"crop": f"{ds}/{crop}", **process_class(cfg, in_crop / cls, out_crop / cls, cls)})
-        write_resolved(cfg, out_crop / "process.toml")
+    try:
+        with VolumeWriter(memory_budget_bytes(cfg) // 2) as writer:
+            for ds, crop, manifest_classes in select_shard(_targets(cfg), cfg.shard):
+                _process_crop(cfg, ds, crop, manifest_classes, writer, results)
+    finally:
+        release_buffers()
     return results
+
+
+def _process_crop(cfg: ProcessConfig, ds: str, crop: str, manifest_classes, writer: VolumeWriter,
+                  results: list) -> None:
+    in_crop = Path(cfg.input.format(dataset=ds, crop=crop))
+    out_crop = Path(cfg.output.format(dataset=ds, crop=crop))
+    if not in_crop.is_dir():
+        print(f"process: skipping {ds}/{crop}: no predictions at {in_crop}")
+        return
+    found = [p.name for p in sorted(in_crop.iterdir()) if p.is_dir() and _store.read_attrs(p).get("multiscales")]
+    classes = [c for c in found if (not cfg.classes or c in cfg.classes)
+               and (not manifest_classes or c in manifest_classes)]
+    _store.ensure_parent_groups(out_crop)
+    for cls in classes:
+        if not cfg.overwrite and _store.is_complete(out_crop / cls):
+            results.append({"class": cls, "skipped": True, "output": str(out_crop / cls)})
+            continue
+        summary = process_class(cfg, in_crop / cls, out_crop / cls, cls, writer)
+        results.append({"crop": f"{ds}/{crop}", **summary})
+    write_resolved(cfg, out_crop / "process.toml")
