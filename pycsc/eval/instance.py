@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import ops
 from ..gpu import floats
-from ..ops._dispatch import array_module, to_host
+from ..ops._dispatch import array_module, integral_ids, to_host
 from ..errors import MatchingFailedError, TooManyInstancesError, TooManyOverlapEdgesError
 
 
@@ -46,7 +46,9 @@ def as_component_input(pred: np.ndarray) -> np.ndarray:
     """Integer labels with the same equal-value structure as `pred` (float ids become codes).
 
     Connected components join voxels of equal value; float ids (possibly smoothed by
-    resampling, B7) are mapped to integer codes with 0.0 kept as background. NumPy or CuPy.
+    resampling, B7) are mapped to integer codes with 0.0 kept as background. NaN is
+    foreground and equal to nothing in cc3d, so every NaN voxel gets a code of its own (and
+    becomes an object of its own). NumPy or CuPy.
     """
     if pred.dtype.kind != "f":
         return pred
@@ -62,6 +64,10 @@ def as_component_input(pred: np.ndarray) -> np.ndarray:
     values, codes = xp.unique(pred, return_inverse=True)
     codes = codes.reshape(pred.shape).astype(np.uint64) + np.uint64(1)
     codes[pred == 0] = 0
+    nan = xp.isnan(pred)
+    n_nan = int(xp.count_nonzero(nan))
+    if n_nan:  # cc3d compares values with ==, so no NaN voxel joins any other: one code each
+        codes[nan] = xp.arange(values.size + 1, values.size + 1 + n_nan, dtype=np.uint64)
     return codes
 
 
@@ -79,7 +85,7 @@ def relabel(pred: np.ndarray, memory_order: str = "C", device: str = "cpu") -> t
 
 def count_truth_objects(truth: np.ndarray, device: str = "cpu") -> int:
     """Number of distinct non-zero truth ids."""
-    ids = to_host(ops.unique(truth, device=device))
+    ids = to_host(ops.unique(integral_ids(truth, "truth"), device=device))
     return int(np.count_nonzero(ids))
 
 
@@ -113,6 +119,7 @@ def score_instance(pred: np.ndarray, truth: np.ndarray, voxel_size, params: Matc
     if pred.shape != truth.shape:
         raise ValueError(f"aligned prediction shape {pred.shape} differs from the truth shape {truth.shape}")
     cap = max_distance(voxel_size, truth.shape)
+    truth = integral_ids(truth, "truth")  # float truth holding whole ids, as the official accepts
     t0 = time.perf_counter()
     components, n_pred = relabel(pred, memory_order, device)
     del pred

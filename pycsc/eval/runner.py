@@ -88,7 +88,9 @@ def plan_tasks(truth_root: Path, layout: SubmissionLayout | None, manifest: dict
                 except DataError as exc:
                     geometry = None
                     warnings.append(str(exc))
-            tasks.append(make_task(crop, label, truth_root / crop, pred_crop, geometry, cfg.instance_classes))
+            tasks.append(make_task(crop, label, truth_root / crop, pred_crop, geometry, cfg.instance_classes,
+                                   check_nans=cfg.check_nans,
+                                   broken_input=layout.broken_input(crop, label) if layout else ""))
     total = len(manifest) if manifest is not None else n_truth_arrays
     return tasks, total, warnings
 

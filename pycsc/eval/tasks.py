@@ -20,7 +20,7 @@ from ..errors import DataError, PycscError
 from ..gpu._runtime import backend
 from .align import DEFAULT_INSTANCE_CLASSES, align_prediction, locate_source
 from .instance import MatchingParams, missing_instance, score_instance
-from .manifest import CropGeometry
+from .manifest import CropGeometry, InvalidGeometry
 from .semantic import missing_semantic, semantic_counts
 from .store import ZArray, is_array
 
@@ -33,13 +33,16 @@ class Task:
     label: str
     truth_path: Path
     pred_path: Path | None  # None: not submitted
-    geometry: CropGeometry | None  # None: no manifest row (error unless not submitted)
+    geometry: CropGeometry | InvalidGeometry | None  # None: no manifest row (error unless not submitted)
     is_instance: bool
     resample_as_instance: bool
     mask_path: Path | None = None
     submitted_as_group: bool = False
     estimated_bytes: int = 0
     voxels: int = 0
+    check_nans: bool = False
+    #: Why the submitted arrays of this label cannot be used (a corrupt zip member), or "".
+    broken_input: str = ""
 
     @property
     def key(self) -> tuple[str, str]:
@@ -95,7 +98,7 @@ def _missing_record(task: Task, truth: np.ndarray | None, truth_arr: ZArray) -> 
     try:
         vs = truth_grid(truth_arr)
     except (DataError, TypeError, ValueError):
-        vs = task.geometry.voxel_size if task.geometry else ()
+        vs = task.geometry.voxel_size if isinstance(task.geometry, CropGeometry) else ()
     return _meta(rec, math.prod(truth_arr.shape), vs, True)
 
 
@@ -144,6 +147,10 @@ def _score_task(task: Task, params: MatchingParams, max_ratio: float, threads: i
     truth = truth_arr = None
     try:
         truth_arr = ZArray.open(task.truth_path)
+        if isinstance(task.geometry, InvalidGeometry):  # a bad manifest row fails only its labels
+            raise DataError(f"the test-manifest row of this label is unusable: {task.geometry.reason}")
+        if task.broken_input:
+            raise DataError(task.broken_input)
         if task.pred_path is None:
             if task.is_instance:
                 t0 = time.perf_counter()
@@ -165,7 +172,8 @@ def _score_task(task: Task, params: MatchingParams, max_ratio: float, threads: i
         t_truth = time.perf_counter() - t0
         source = locate_source(task.pred_path, task.geometry)
         pred, info = align_prediction(source, task.geometry, task.resample_as_instance,
-                                      max_ratio=max_ratio, threads=threads, device=device)
+                                      max_ratio=max_ratio, threads=threads, device=device,
+                                      check_nans=task.check_nans)
         res.timings["load"] = t_truth + info.seconds_read
         res.timings["resample"] = info.seconds_resample
         res.stats.update(align=info.path, shift_voxels=list(info.shift_voxels),
@@ -240,7 +248,7 @@ def estimate_task_bytes(truth: ZArray, pred: ZArray | None, is_instance: bool) -
 
 
 def make_task(crop: str, label: str, truth_crop: Path, pred_crop: Path | None, geometry: CropGeometry | None,
-              instance_classes: tuple[str, ...]) -> Task:
+              instance_classes: tuple[str, ...], *, check_nans: bool = False, broken_input: str = "") -> Task:
     """Build the task for truth array `truth_crop/label` (metadata reads only)."""
     truth_path = truth_crop / label
     pred_path = None
@@ -262,7 +270,7 @@ def make_task(crop: str, label: str, truth_crop: Path, pred_crop: Path | None, g
     except PycscError:
         pass  # the task reports it when it runs
     return Task(crop, label, truth_path, pred_path, geometry, is_inst, label in DEFAULT_INSTANCE_CLASSES,
-                mask if is_array(mask) else None, group, est, voxels)
+                mask if is_array(mask) else None, group, est, voxels, check_nans, broken_input)
 
 
 __all__ = ["Task", "TaskResult", "score_task", "make_task", "estimate_task_bytes", "one_line"]
