@@ -23,6 +23,7 @@ from .instance import MatchingParams, missing_instance, score_instance
 from .manifest import CropGeometry, InvalidGeometry
 from .semantic import missing_semantic, semantic_counts
 from .store import ZArray, is_array
+from .stream import stream_semantic_counts, streamable
 
 
 @dataclass(frozen=True)
@@ -167,10 +168,14 @@ def _score_task(task: Task, params: MatchingParams, max_ratio: float, threads: i
             raise DataError(
                 f"no test-manifest row for (crop {task.crop.removeprefix('crop')}, class {task.label!r}); "
                 "the official evaluator aborts here (KeyError). Add the row or remove the truth array")
+        source = locate_source(task.pred_path, task.geometry)
+        if (not task.is_instance and task.mask_path is None and not task.check_nans and device == "cpu"
+                and streamable(source, task.geometry, max_ratio)):
+            _stream_semantic(task, res, truth_arr, source, threads)
+            return res
         t0 = time.perf_counter()
         truth = truth_arr.read(threads=threads)
         t_truth = time.perf_counter() - t0
-        source = locate_source(task.pred_path, task.geometry)
         pred, info = align_prediction(source, task.geometry, task.resample_as_instance,
                                       max_ratio=max_ratio, threads=threads, device=device,
                                       check_nans=task.check_nans)
@@ -232,6 +237,27 @@ def _score_task(task: Task, params: MatchingParams, max_ratio: float, threads: i
         res.timings["total"] = time.perf_counter() - t_start
         res.stats.setdefault("pid", os.getpid())
     return res
+
+
+def _stream_semantic(task: Task, res: TaskResult, truth_arr: ZArray, source, threads: int | None) -> None:
+    """A semantic label on the crop grid: counts chunk by chunk (pycsc.eval.stream), same record."""
+    arr = source.array
+    name = arr.path.name
+    if source.voxel_size is None:
+        res.warnings.append(f"{task.crop}/{name}: no voxel_size attribute; matched by shape only (centre pad/crop)")
+    if source.translation is None:
+        res.warnings.append(f"{task.crop}/{name}: no translation attribute; assumed to start at the crop origin")
+    if arr.dtype.kind == "f":
+        res.warnings.append(f"{task.crop}/{task.label}: float prediction on the crop grid is binarised "
+                            "with > 0, not > 0.5 (official); threshold it yourself before packing")
+    t0 = time.perf_counter()
+    rec = stream_semantic_counts(truth_arr, arr, threads)
+    res.timings["counts"] = time.perf_counter() - t0
+    res.timings["load"] = 0.0
+    res.stats.update(align="native", shift_voxels=[0, 0, 0], source_shape=list(arr.shape),
+                     source_dtype=str(arr.dtype), streamed=True)
+    res.status = rec["status"]
+    res.record = _meta(rec, truth_arr.size, task.geometry.voxel_size, False)
 
 
 def estimate_task_bytes(truth: ZArray, pred: ZArray | None, is_instance: bool) -> int:
