@@ -138,27 +138,48 @@ class SparseWriter:
                 for cy in range(lo[1] // CHUNK, (hi[1] - 1) // CHUNK + 1):
                     for cx in range(lo[2] // CHUNK, (hi[2] - 1) // CHUNK + 1):
                         by_chunk.setdefault((cz, cy, cx), []).append((c, r, i))
+        full_cache: dict[int, bytes] = {}  # a chunk wholly inside one object: encode once
         for key, objs in by_chunk.items():
             origin = np.array(key) * CHUNK
             size = np.minimum(origin + CHUNK, self.shape) - origin
+            last = objs[-1]
+            if _box_inside(origin, origin + CHUNK - 1, last[0], last[1]):
+                if last[2] not in full_cache:
+                    full_cache[last[2]] = self.codec.encode(np.full((CHUNK,) * 3, last[2], self.dtype))
+                self._put(key, full_cache[last[2]])
+                continue
             block = np.zeros((CHUNK,) * 3, self.dtype)
             for c, r, i in objs:
                 lo = np.maximum(np.floor(c - r).astype(int) - origin, 0)
                 hi = np.minimum(np.ceil(c + r).astype(int) + 1 - origin, size)
                 if np.any(hi <= lo):
                     continue
+                if _box_inside(origin + lo, origin + hi - 1, c, r):
+                    block[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]] = i
+                    continue
                 zz, yy, xx = np.ogrid[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]]
                 d = (((zz + origin[0] - c[0]) / r[0]) ** 2 + ((yy + origin[1] - c[1]) / r[1]) ** 2
-                     + ((xx + origin[2] - c[2]) / r[2]) ** 2)
+                     + ((xx + origin[2] - c[2]) / r[2]) ** 2).astype(np.float32)
                 block[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]][d <= 1] = i
             if block.any():
-                out = self.path / "/".join(str(k) for k in key)
-                out.parent.mkdir(parents=True, exist_ok=True)
-                out.write_bytes(self.codec.encode(block))
+                self._put(key, self.codec.encode(block))
         return len(by_chunk)
 
+    def _put(self, key, data: bytes) -> None:
+        out = self.path / "/".join(str(k) for k in key)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(data)
 
-def generate(rows: list[dict], root: Path, seed: int, resampled_every: int = 60) -> tuple[Path, Path, Path]:
+
+def _box_inside(lo, hi, c, r) -> bool:
+    """All 8 corners of the voxel box [lo, hi] inside the ellipsoid (convex: the box is too)."""
+    corners = np.array(np.meshgrid(*[(a, b) for a, b in zip(lo, hi)], indexing="ij")).reshape(3, -1).T
+    return bool(np.all((((corners - c) / r) ** 2).sum(1) <= 1))
+
+
+def generate(rows: list[dict], root: Path, seed: int, resampled_every: int = 60,
+             workers: int = 2) -> tuple[Path, Path, Path]:
+    """Write truth, submission and manifest under `root` (rows in parallel; resumable)."""
     truth_root, sub_root = root / "truth.zarr", root / "submission.zarr"
     for p in (truth_root, sub_root):
         p.mkdir(parents=True, exist_ok=True)
@@ -166,31 +187,45 @@ def generate(rows: list[dict], root: Path, seed: int, resampled_every: int = 60)
     fmt = lambda v: "[" + ";".join(str(x) for x in v) + "]"  # noqa: E731
     lines = ["crop_name,dataset,class_label,voxel_size,translation,shape"]
     t0 = time.perf_counter()
-    for k, row in enumerate(rows):
-        rng = np.random.default_rng([seed, row["crop"], k])
-        inst = row["label"] in INSTANCE
-        shape = row["shape"]
-        objs = (instance_objects if inst else semantic_objects)(row["label"], shape, rng)
-        crop = f"crop{row['crop']}"
-        attrs = {"voxel_size": list(row["vs"]), "translation": list(row["tr"])}
-        dtype = np.uint32 if inst else np.uint8
-        ids = list(range(1, len(objs) + 1)) if inst else [1] * len(objs)
-        SparseWriter(truth_root / crop / row["label"], shape, dtype, attrs).write(objs, ids)
-        pred = perturb(objs, rng, inst, shape)
-        pids = list(rng.permutation(len(pred)) + 1) if inst else [1] * len(pred)
-        if k % resampled_every == resampled_every - 1:  # submitted at twice the voxel size
-            coarse = tuple(max(1, s // 2) for s in shape)
-            pred = [(c / 2, np.maximum(r / 2, 1.0)) for c, r in pred]
-            pattrs = {"voxel_size": [2 * v for v in row["vs"]], "translation": list(row["tr"])}
-            SparseWriter(sub_root / crop / row["label"], coarse, dtype, pattrs).write(pred, pids)
-        else:
-            SparseWriter(sub_root / crop / row["label"], shape, dtype, attrs).write(pred, pids)
-        lines.append(f"{row['crop']},synthetic,{row['label']},{fmt(row['vs'])},{fmt(row['tr'])},{fmt(shape)}")
-        print(f"\rgenerated {k + 1}/{len(rows)} rows ({time.perf_counter() - t0:.0f} s)", end="", file=sys.stderr)
+    done = root / ".rows_done"
+    done.mkdir(exist_ok=True)
+    from concurrent.futures import ProcessPoolExecutor
+
+    todo = [(k, row) for k, row in enumerate(rows) if not (done / str(k)).is_file()]
+    with ProcessPoolExecutor(workers) as pool:
+        for n, k in enumerate(pool.map(_generate_row, [(k, row, truth_root, sub_root, seed, resampled_every, done)
+                                                      for k, row in todo])):
+            print(f"\rgenerated {n + 1}/{len(todo)} rows ({time.perf_counter() - t0:.0f} s)", end="", file=sys.stderr)
     print(file=sys.stderr)
+    for row in rows:
+        lines.append(f"{row['crop']},synthetic,{row['label']},{fmt(row['vs'])},{fmt(row['tr'])},{fmt(row['shape'])}")
     manifest = root / "manifest.csv"
     manifest.write_text("\n".join(lines) + "\n")
     return truth_root, sub_root, manifest
+
+
+def _generate_row(job) -> int:
+    k, row, truth_root, sub_root, seed, resampled_every, done = job
+    rng = np.random.default_rng([seed, row["crop"], k])
+    inst = row["label"] in INSTANCE
+    shape = row["shape"]
+    objs = (instance_objects if inst else semantic_objects)(row["label"], shape, rng)
+    crop = f"crop{row['crop']}"
+    attrs = {"voxel_size": list(row["vs"]), "translation": list(row["tr"])}
+    dtype = np.uint32 if inst else np.uint8
+    ids = list(range(1, len(objs) + 1)) if inst else [1] * len(objs)
+    SparseWriter(truth_root / crop / row["label"], shape, dtype, attrs).write(objs, ids)
+    pred = perturb(objs, rng, inst, shape)
+    pids = list(rng.permutation(len(pred)) + 1) if inst else [1] * len(pred)
+    if k % resampled_every == resampled_every - 1:  # submitted at twice the voxel size
+        coarse = tuple(max(1, s // 2) for s in shape)
+        pred = [(c / 2, np.maximum(r / 2, 1.0)) for c, r in pred]
+        pattrs = {"voxel_size": [2 * v for v in row["vs"]], "translation": list(row["tr"])}
+        SparseWriter(sub_root / crop / row["label"], coarse, dtype, pattrs).write(pred, pids)
+    else:
+        SparseWriter(sub_root / crop / row["label"], shape, dtype, attrs).write(pred, pids)
+    (done / str(k)).write_text("")
+    return k
 
 
 # ----------------------------------------------------------------------------- running
