@@ -83,6 +83,31 @@ def relabel(pred: np.ndarray, memory_order: str = "C", device: str = "cpu") -> t
     return components, int(n)
 
 
+def remap_components(components, mapping: dict[int, int], n_pred: int, device: str = "cpu",
+                     in_place_min_voxels: int = 1 << 26):
+    """``ops.remap(components, mapping, preserve_missing=True)``; in place through a table for
+    volumes of at least `in_place_min_voxels` when the components' dtype holds every new id (a
+    large label then needs no second volume; small ones take the faster copying kernel).
+
+    `components` holds 0..n_pred (connected components), so a table of n_pred + 1 entries
+    covers every value; unmapped components keep their id, as fastremap's
+    ``preserve_missing_labels`` does.
+    """
+    big = max(mapping.values(), default=0)
+    if (components.size < in_place_min_voxels or not isinstance(components, np.ndarray)
+            or not components.flags.c_contiguous
+            or components.dtype.kind != "u" or big > np.iinfo(components.dtype).max):
+        return ops.remap(components, mapping, preserve_missing=True, device=device)
+    table = np.arange(n_pred + 1, dtype=components.dtype)
+    for old, new in mapping.items():
+        if 0 <= old <= n_pred:
+            table[old] = new
+    flat = components.reshape(-1)
+    # mode="clip" is unbuffered, so each output element is written after its index is read.
+    np.take(table, flat, out=flat, mode="clip")
+    return components
+
+
 def count_truth_objects(truth: np.ndarray, device: str = "cpu") -> int:
     """Number of distinct non-zero truth ids."""
     ids = to_host(ops.unique(integral_ids(truth, "truth"), device=device))
@@ -146,7 +171,7 @@ def score_instance(pred: np.ndarray, truth: np.ndarray, voxel_size, params: Matc
     t0 = time.perf_counter()
     if mapping and mapping != {0: 0}:
         mapping[0] = 0
-        components = ops.remap(components, mapping, preserve_missing=True, device=device)
+        components = remap_components(components, mapping, n_pred, device)
     timings["remap"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     truth_ids, distances = to_host(ops.hausdorff_distances(truth, components, voxel_size, cap,
@@ -167,5 +192,5 @@ def score_instance(pred: np.ndarray, truth: np.ndarray, voxel_size, params: Matc
             "status": "scored"}
 
 
-__all__ = ["MatchingParams", "max_distance", "normalize_distances", "as_component_input", "relabel",
+__all__ = ["MatchingParams", "max_distance", "normalize_distances", "as_component_input", "relabel", "remap_components",
            "count_truth_objects", "missing_instance", "score_instance"]

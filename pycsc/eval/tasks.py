@@ -197,8 +197,9 @@ def _score_task(task: Task, params: MatchingParams, max_ratio: float, threads: i
             pred, scored = xp.asarray(pred), xp.asarray(truth)
             res.timings["upload"] = time.perf_counter() - t0
         if task.is_instance:
-            rec = score_instance(pred, scored, task.geometry.voxel_size, params, res.timings, res.stats, order,
-                                 device=device)
+            aligned, pred = [pred], None  # handed over: score_instance frees it after relabelling
+            rec = score_instance(aligned.pop(), scored, task.geometry.voxel_size, params, res.timings, res.stats,
+                                 order, device=device)
             if rec["status"] != "scored":
                 res.warnings.append(f"{task.crop}/{task.label}: {rec['status']} ({res.stats.get('skip_reason')}); "
                                     "this crop contributes nothing to the class")
