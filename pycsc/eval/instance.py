@@ -83,6 +83,27 @@ def relabel(pred: np.ndarray, memory_order: str = "C", device: str = "cpu") -> t
     return components, int(n)
 
 
+def narrow_ids(labels: np.ndarray) -> np.ndarray:
+    """Unsigned ids in the smallest unsigned dtype that holds the largest one (values, and so
+    every score, unchanged; a label with few objects then takes 1/4 or 1/8 of the memory).
+
+    Other dtypes (signed, float, bool) and CuPy arrays are returned as they are.
+
+    Examples
+    --------
+    >>> narrow_ids(np.array([0, 7, 300], np.uint64)).dtype
+    dtype('uint16')
+    """
+    if not isinstance(labels, np.ndarray) or labels.dtype.kind != "u" or labels.dtype.itemsize == 1 or not labels.size:
+        return labels
+    top = int(labels.max())
+    for dtype in (np.uint8, np.uint16, np.uint32):
+        if np.dtype(dtype).itemsize < labels.dtype.itemsize and top <= np.iinfo(dtype).max:
+            order = "F" if labels.flags.f_contiguous and not labels.flags.c_contiguous else "C"
+            return labels.astype(dtype, order=order)
+    return labels
+
+
 def remap_components(components, mapping: dict[int, int], n_pred: int, device: str = "cpu",
                      in_place_min_voxels: int = 1 << 26):
     """``ops.remap(components, mapping, preserve_missing=True)``; in place through a table for
@@ -192,5 +213,5 @@ def score_instance(pred: np.ndarray, truth: np.ndarray, voxel_size, params: Matc
             "status": "scored"}
 
 
-__all__ = ["MatchingParams", "max_distance", "normalize_distances", "as_component_input", "relabel", "remap_components",
+__all__ = ["MatchingParams", "max_distance", "normalize_distances", "as_component_input", "relabel", "remap_components", "narrow_ids",
            "count_truth_objects", "missing_instance", "score_instance"]

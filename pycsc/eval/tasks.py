@@ -19,7 +19,7 @@ import numpy as np
 from ..errors import DataError, PycscError
 from ..gpu._runtime import backend
 from .align import DEFAULT_INSTANCE_CLASSES, align_prediction, locate_source
-from .instance import MatchingParams, missing_instance, score_instance
+from .instance import MatchingParams, missing_instance, narrow_ids, score_instance
 from .manifest import CropGeometry, InvalidGeometry
 from .semantic import missing_semantic, semantic_counts
 from .store import ZArray, is_array
@@ -175,10 +175,14 @@ def _score_task(task: Task, params: MatchingParams, max_ratio: float, threads: i
             return res
         t0 = time.perf_counter()
         truth = truth_arr.read(threads=threads)
+        if task.is_instance and task.mask_path is None:  # ids matter by value only: smallest dtype
+            truth = narrow_ids(truth)
         t_truth = time.perf_counter() - t0
         pred, info = align_prediction(source, task.geometry, task.resample_as_instance,
                                       max_ratio=max_ratio, threads=threads, device=device,
                                       check_nans=task.check_nans)
+        if task.is_instance and task.mask_path is None:
+            pred = narrow_ids(pred)
         res.timings["load"] = t_truth + info.seconds_read
         res.timings["resample"] = info.seconds_resample
         res.stats.update(align=info.path, shift_voxels=list(info.shift_voxels),

@@ -138,3 +138,21 @@ def test_in_place_remap_equals_fastremap(dtype, seed):
     want = fastremap.remap(comps.copy(), mapping, preserve_missing_labels=True)
     got = remap_components(comps.copy(), dict(mapping), n, in_place_min_voxels=0)
     np.testing.assert_array_equal(got.astype(np.uint64), want.astype(np.uint64))
+
+
+@pytest.mark.parametrize("dtype", [np.uint16, np.uint32, np.uint64, np.int32, np.float32, np.bool_])
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_narrow_ids_keeps_values_and_layout(dtype, order):
+    from pycsc.eval.instance import narrow_ids
+
+    for top in (0, 200, 60000, 70000):
+        a = np.asfortranarray(np.array([[0, top], [3, 1]]).astype(dtype)) if order == "F" else \
+            np.array([[0, top], [3, 1]]).astype(dtype)
+        got = narrow_ids(a)
+        np.testing.assert_array_equal(got, a)
+        assert got.flags.f_contiguous == a.flags.f_contiguous
+        if np.dtype(dtype).kind == "u":
+            want = np.uint8 if top <= 255 else np.uint16 if top <= 65535 else np.uint32
+            assert got.dtype == np.dtype(want) or got.dtype.itemsize == a.dtype.itemsize <= np.dtype(want).itemsize
+        else:
+            assert got is a
