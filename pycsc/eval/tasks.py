@@ -275,7 +275,10 @@ def estimate_task_bytes(truth: ZArray, pred: ZArray | None, is_instance: bool) -
     source = pred.size * p_item if pred.shape != truth.shape else 0  # read before resampling
     if is_instance:  # truth + aligned prediction + components (uint32) + remapped (truth-sized ids)
         return n * (2 * t_item + p_item + 4) + source
-    return n * (t_item + p_item + 2) + (pred.size * 16 if source else 0) + source
+    whole = n * (t_item + p_item + 2) + (pred.size * 16 if source else 0) + source
+    if not source:  # on the crop grid: counted chunk by chunk (pycsc.eval.stream), a few blocks per thread
+        return min(whole, 16 * (math.prod(truth.chunks) * (t_item + 1) + math.prod(pred.chunks) * (p_item + 1)))
+    return whole
 
 
 def make_task(crop: str, label: str, truth_crop: Path, pred_crop: Path | None, geometry: CropGeometry | None,
