@@ -66,8 +66,8 @@ py::tuple hausdorff(const py::array& truth, const py::array& pred, const std::ve
   if (pred.ndim() != truth.ndim() || !std::equal(truth.shape(), truth.shape() + truth.ndim(), pred.shape()))
     throw std::invalid_argument("`truth` and `pred` must have the same shape");
   const View3 v = view3(truth, voxel_size, "truth", "voxel_size");
-  if (!(std::isfinite(max_distance) && max_distance > 0))
-    throw std::invalid_argument("`max_distance` must be finite and > 0");
+  if (!(max_distance > 0))  // +inf = no cap (the official accepts it)
+    throw std::invalid_argument("`max_distance` must be > 0 (inf = no cap)");
   if (method < 0 || method > 2) throw std::invalid_argument("`method` must be 0 (standard), 1 (modified) or 2 (percentile)");
   if (method == 2 && !(percentile > 0 && percentile <= 100))
     throw std::invalid_argument("`percentile` must be in (0, 100]");

@@ -174,15 +174,17 @@ def check_size_ratio(source: ZArray, target: CropGeometry, max_ratio: float = MA
     return mem_mb
 
 
-def _check_finite(image: np.ndarray, where: Path, allowed: bool, info: AlignInfo) -> None:
-    if image.dtype.kind != "f" or np.isfinite(image).all():
-        return
-    if not allowed:
-        raise InputError(
-            f"{where} contains NaN or infinite values; they cannot be resampled or used as ids. "
-            "Replace them (numpy.nan_to_num) before packing"
-        )
-    info.warnings.append(f"{where.name}: NaN/inf values; NaN counts as background, +inf as foreground (official > 0)")
+def count_nans(image: np.ndarray) -> int:
+    """NaN voxels of a float array (0 for other dtypes): the official ``check_nans`` count."""
+    return int(np.count_nonzero(np.isnan(image))) if image.dtype.kind == "f" else 0
+
+
+def nan_warning(where: Path, label_is_instance: bool, count: int) -> str:
+    """The warning for `count` NaN voxels, saying what the official evaluator does with them."""
+    effect = ("each NaN voxel is an object of its own (NaN equals nothing, not even NaN)" if label_is_instance
+              else "NaN counts as background and spreads to neighbouring voxels when resampled")
+    return (f"{where.name}: {count} NaN value(s) in the submitted array; scored as the official evaluator "
+            f"does: {effect}. Replace them (numpy.nan_to_num) before packing")
 
 
 def rescale_instance(image: np.ndarray, scale, device: str = "cpu") -> np.ndarray:
@@ -198,8 +200,14 @@ def rescale_semantic(image: np.ndarray, scale, device: str = "cpu") -> np.ndarra
 
 
 def rescale_blocks(arr: ZArray, scale: np.ndarray, is_instance: bool, threads: int | None = None,
-                   device: str = "cpu") -> np.ndarray:
-    """The official block path (§5.4), with its seams and never-written zero planes (B8)."""
+                   device: str = "cpu", nan_counter: list[int] | None = None) -> np.ndarray:
+    """The official block path (§5.4), with its seams and never-written zero planes (B8).
+
+    NaN goes through the per-block resampling as in scikit-image (it spreads through the
+    Gaussian and linear weights and is background after ``> 0.5``). With `nan_counter` (a
+    one-element list) the raw NaN voxels are added to it, block by block, as the official
+    ``check_nans`` does.
+    """
     out_shape = tuple(max(1, int(np.round(s * f))) for s, f in zip(arr.shape, scale))
     out = np.zeros(out_shape, dtype=arr.dtype.newbyteorder("=") if is_instance else np.float32)
     e = BLOCK_EDGE
@@ -208,9 +216,8 @@ def rescale_blocks(arr: ZArray, scale: np.ndarray, is_instance: bool, threads: i
             for x in range(0, arr.shape[2], e):
                 starts = (z, y, x)
                 block = arr.read(tuple(slice(s, min(s + e, n)) for s, n in zip(starts, arr.shape)), threads=threads)
-                if block.dtype.kind == "f" and not np.isfinite(block).all():
-                    raise InputError(f"{arr.path} contains NaN or infinite values; they cannot be resampled. "
-                                     "Replace them (numpy.nan_to_num) before packing")
+                if nan_counter is not None:
+                    nan_counter[0] += count_nans(block)
                 res = (rescale_instance(block, scale, device) if is_instance
                        else rescale_semantic(block, scale, device))
                 del block
@@ -274,9 +281,14 @@ def place(image: np.ndarray, rel: tuple[int, ...], shape: tuple[int, ...]) -> np
 
 def align_prediction(source: Source, target: CropGeometry, is_instance: bool, *,
                      max_ratio: float = MAX_VOLUME_SIZE_RATIO, threads: int | None = None,
-                     device: str = "cpu") -> tuple[np.ndarray, AlignInfo]:
+                     device: str = "cpu", check_nans: bool = False) -> tuple[np.ndarray, AlignInfo]:
     """Return the prediction on the target grid (`target.shape`), as a NumPy array, and how it
-    got there; resampling runs on `device` ("cpu" or "gpu")."""
+    got there; resampling runs on `device` ("cpu" or "gpu").
+
+    NaN in a float prediction is kept and scored as the official evaluator scores it (no
+    error); ``check_nans=True`` counts the NaN voxels of the submitted array and adds a
+    warning with the count (the official ``MatchedCrop.check_nans``, off by default).
+    """
     arr = source.array
     info = AlignInfo(source_shape=arr.shape, source_dtype=str(arr.dtype))
     if arr.ndim != len(target.shape):
@@ -300,8 +312,11 @@ def align_prediction(source: Source, target: CropGeometry, is_instance: bool, *,
             ratios = np.asarray(arr.shape, float) / np.asarray(target.shape, float)
             if np.all(ratios >= 1) and not np.allclose(ratios, 1):
                 blocks_scale = 1.0 / ratios
+    nans = [0] if check_nans else None
     if blocks_scale is not None:
-        image = rescale_blocks(arr, blocks_scale, is_instance, threads, device)
+        image = rescale_blocks(arr, blocks_scale, is_instance, threads, device, nans)
+        if nans is not None:  # the official counts once more on the block output (float ids only)
+            nans.append(count_nans(image))
         info.path, info.scale = "blocks", tuple(float(s) for s in blocks_scale)
         info.seconds_resample = time.perf_counter() - t0
         info.warnings.append(
@@ -312,7 +327,8 @@ def align_prediction(source: Source, target: CropGeometry, is_instance: bool, *,
         info.seconds_read = time.perf_counter() - t0
         t0 = time.perf_counter()
         resample = in_vs is not None and not np.allclose(in_vs, tgt_vs)
-        _check_finite(image, arr.path, allowed=not resample and not is_instance, info=info)
+        if nans is not None:
+            nans[0] += count_nans(image)
         if resample:
             scale = in_vs / tgt_vs
             info.path, info.scale = "rescaled", tuple(float(s) for s in scale)
@@ -326,6 +342,9 @@ def align_prediction(source: Source, target: CropGeometry, is_instance: bool, *,
             info.path = "pad_crop"
             image = pad_crop_center(image, tuple(target.shape))
         info.seconds_resample = time.perf_counter() - t0
+    for count in nans or ():
+        if count:
+            info.warnings.append(nan_warning(arr.path, is_instance, count))
     rel = snap_shift(source.translation, target)
     info.shift_voxels = rel
     placed = place(image, rel, tuple(target.shape))
@@ -335,5 +354,5 @@ def align_prediction(source: Source, target: CropGeometry, is_instance: bool, *,
 
 
 __all__ = ["DEFAULT_INSTANCE_CLASSES", "MAX_VOLUME_SIZE_RATIO", "BLOCK_EDGE", "Source", "AlignInfo",
-           "locate_source", "array_grid", "check_size_ratio", "rescale_blocks", "pad_crop_center",
+           "locate_source", "array_grid", "count_nans", "nan_warning", "check_size_ratio", "rescale_blocks", "pad_crop_center",
            "snap_shift", "place", "align_prediction"]

@@ -47,8 +47,9 @@ class Evaluation:
 
     @property
     def exit_code(self) -> int:
-        """0 when every label was scored (or skipped/missing as the official would), else 1."""
-        return 1 if self.errors else 0
+        """0 when every label was scored (or skipped/missing as the official would), else 1 (also
+        when a submitted crop folder matches no truth crop: most likely a misnamed crop)."""
+        return 1 if self.errors or self.meta.get("unknown_crops") else 0
 
     def pycsc_section(self) -> dict:
         """What pycsc adds to the extended JSON, under the top-level key ``"pycsc"``."""
@@ -124,7 +125,7 @@ def evaluate(submission: str | os.PathLike, truth: str | os.PathLike, manifest: 
         remove_work_dir(work)
     meta = {"submission": str(submission), "truth": str(truth), "manifest": str(manifest) if manifest else None,
             "all_tasks": [list(t.key) for t in sorted(tasks, key=lambda t: t.key)], "total_evals": total_evals,
-            "config": cfg.fingerprint()}
+            "config": cfg.fingerprint(), "unknown_crops": list(layout.extra), "absent_crops": list(layout.missing)}
     if shard:
         meta["shard"] = list(shard)
     ev = finish(results, cfg, total_evals, layout.warnings + plan_warn, timings, run, meta)

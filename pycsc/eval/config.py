@@ -47,6 +47,10 @@ class EvaluateConfig:
     memory_fraction: float = 0.8
     #: Below this many voxels in all, automatic mode scores in this process (no pool start-up).
     small_job_voxels: int = 1 << 25
+    #: Count the NaN voxels of float predictions and warn with the count (the official
+    #: ``MatchedCrop.check_nans``, off by default: one more pass over float arrays). NaN is
+    #: scored as the official evaluator scores it either way.
+    check_nans: bool = False
     progress: bool = True
     #: Keep tracebacks in error reasons.
     debug: bool = False

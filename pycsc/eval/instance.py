@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import ops
 from ..gpu import floats
-from ..ops._dispatch import array_module, to_host
+from ..ops._dispatch import array_module, integral_ids, to_host
 from ..errors import MatchingFailedError, TooManyInstancesError, TooManyOverlapEdgesError
 
 
@@ -46,7 +46,9 @@ def as_component_input(pred: np.ndarray) -> np.ndarray:
     """Integer labels with the same equal-value structure as `pred` (float ids become codes).
 
     Connected components join voxels of equal value; float ids (possibly smoothed by
-    resampling, B7) are mapped to integer codes with 0.0 kept as background. NumPy or CuPy.
+    resampling, B7) are mapped to integer codes with 0.0 kept as background. NaN is
+    foreground and equal to nothing in cc3d, so every NaN voxel gets a code of its own (and
+    becomes an object of its own). NumPy or CuPy.
     """
     if pred.dtype.kind != "f":
         return pred
@@ -62,6 +64,10 @@ def as_component_input(pred: np.ndarray) -> np.ndarray:
     values, codes = xp.unique(pred, return_inverse=True)
     codes = codes.reshape(pred.shape).astype(np.uint64) + np.uint64(1)
     codes[pred == 0] = 0
+    nan = xp.isnan(pred)
+    n_nan = int(xp.count_nonzero(nan))
+    if n_nan:  # cc3d compares values with ==, so no NaN voxel joins any other: one code each
+        codes[nan] = xp.arange(values.size + 1, values.size + 1 + n_nan, dtype=np.uint64)
     return codes
 
 
@@ -77,9 +83,55 @@ def relabel(pred: np.ndarray, memory_order: str = "C", device: str = "cpu") -> t
     return components, int(n)
 
 
+def narrow_ids(labels: np.ndarray) -> np.ndarray:
+    """Unsigned ids in the smallest unsigned dtype that holds the largest one (values, and so
+    every score, unchanged; a label with few objects then takes 1/4 or 1/8 of the memory).
+
+    Other dtypes (signed, float, bool) and CuPy arrays are returned as they are.
+
+    Examples
+    --------
+    >>> narrow_ids(np.array([0, 7, 300], np.uint64)).dtype
+    dtype('uint16')
+    """
+    if not isinstance(labels, np.ndarray) or labels.dtype.kind != "u" or labels.dtype.itemsize == 1 or not labels.size:
+        return labels
+    top = int(labels.max())
+    for dtype in (np.uint8, np.uint16, np.uint32):
+        if np.dtype(dtype).itemsize < labels.dtype.itemsize and top <= np.iinfo(dtype).max:
+            order = "F" if labels.flags.f_contiguous and not labels.flags.c_contiguous else "C"
+            return labels.astype(dtype, order=order)
+    return labels
+
+
+def remap_components(components, mapping: dict[int, int], n_pred: int, device: str = "cpu",
+                     in_place_min_voxels: int = 1 << 26):
+    """``ops.remap(components, mapping, preserve_missing=True)``; in place through a table for
+    volumes of at least `in_place_min_voxels` when the components' dtype holds every new id (a
+    large label then needs no second volume; small ones take the faster copying kernel).
+
+    `components` holds 0..n_pred (connected components), so a table of n_pred + 1 entries
+    covers every value; unmapped components keep their id, as fastremap's
+    ``preserve_missing_labels`` does.
+    """
+    big = max(mapping.values(), default=0)
+    if (components.size < in_place_min_voxels or not isinstance(components, np.ndarray)
+            or not components.flags.c_contiguous
+            or components.dtype.kind != "u" or big > np.iinfo(components.dtype).max):
+        return ops.remap(components, mapping, preserve_missing=True, device=device)
+    table = np.arange(n_pred + 1, dtype=components.dtype)
+    for old, new in mapping.items():
+        if 0 <= old <= n_pred:
+            table[old] = new
+    flat = components.reshape(-1)
+    # mode="clip" is unbuffered, so each output element is written after its index is read.
+    np.take(table, flat, out=flat, mode="clip")
+    return components
+
+
 def count_truth_objects(truth: np.ndarray, device: str = "cpu") -> int:
     """Number of distinct non-zero truth ids."""
-    ids = to_host(ops.unique(truth, device=device))
+    ids = to_host(ops.unique(integral_ids(truth, "truth"), device=device))
     return int(np.count_nonzero(ids))
 
 
@@ -113,6 +165,7 @@ def score_instance(pred: np.ndarray, truth: np.ndarray, voxel_size, params: Matc
     if pred.shape != truth.shape:
         raise ValueError(f"aligned prediction shape {pred.shape} differs from the truth shape {truth.shape}")
     cap = max_distance(voxel_size, truth.shape)
+    truth = integral_ids(truth, "truth")  # float truth holding whole ids, as the official accepts
     t0 = time.perf_counter()
     components, n_pred = relabel(pred, memory_order, device)
     del pred
@@ -139,7 +192,7 @@ def score_instance(pred: np.ndarray, truth: np.ndarray, voxel_size, params: Matc
     t0 = time.perf_counter()
     if mapping and mapping != {0: 0}:
         mapping[0] = 0
-        components = ops.remap(components, mapping, preserve_missing=True, device=device)
+        components = remap_components(components, mapping, n_pred, device)
     timings["remap"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     truth_ids, distances = to_host(ops.hausdorff_distances(truth, components, voxel_size, cap,
@@ -160,5 +213,5 @@ def score_instance(pred: np.ndarray, truth: np.ndarray, voxel_size, params: Matc
             "status": "scored"}
 
 
-__all__ = ["MatchingParams", "max_distance", "normalize_distances", "as_component_input", "relabel",
+__all__ = ["MatchingParams", "max_distance", "normalize_distances", "as_component_input", "relabel", "remap_components", "narrow_ids",
            "count_truth_objects", "missing_instance", "score_instance"]

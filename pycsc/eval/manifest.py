@@ -7,7 +7,10 @@ Format (the official ``test_crop_manifest.csv``)::
 
 Vectors are z, y, x in nm (voxel size, translation = centre of voxel 0) and voxels (shape).
 As in the official loader, a later row with the same (crop, class) replaces an earlier one,
-and ``total_evals`` is the number of distinct keys.
+and ``total_evals`` is the number of distinct keys. A row whose crop and class can be read
+but whose vectors cannot (unparsable, non-finite or non-positive voxel size, ...) maps to an
+:class:`InvalidGeometry`: only the labels it describes fail, every other label is scored.
+A row without a readable crop id or class describes no label and is skipped.
 """
 
 from __future__ import annotations
@@ -35,6 +38,13 @@ class CropGeometry:
         return math.prod(self.shape)
 
 
+@dataclass(frozen=True)
+class InvalidGeometry:
+    """A manifest row that names a (crop, class) but whose grid is unusable; `reason` says why."""
+
+    reason: str
+
+
 def _vector(text: str, kind: type, where: str) -> tuple:
     body = text.strip()
     if not (body.startswith("[") and body.endswith("]")):
@@ -48,7 +58,7 @@ def _vector(text: str, kind: type, where: str) -> tuple:
     return values
 
 
-def parse_manifest(text: str, source: str = "manifest") -> dict[tuple[int, str], CropGeometry]:
+def parse_manifest(text: str, source: str = "manifest") -> dict[tuple[int, str], CropGeometry | InvalidGeometry]:
     """Parse manifest CSV text into ``{(crop_id, class_label): CropGeometry}``.
 
     Examples
@@ -64,28 +74,40 @@ def parse_manifest(text: str, source: str = "manifest") -> dict[tuple[int, str],
     header = tuple(h.strip() for h in lines[0].split(","))
     if header != HEADER:
         raise DataError(f"{source}: header must be {','.join(HEADER)}; found {lines[0]!r}")
-    rows: dict[tuple[int, str], CropGeometry] = {}
+    rows: dict[tuple[int, str], CropGeometry | InvalidGeometry] = {}
     for number, line in enumerate(lines[1:], start=2):
         where = f"{source} line {number}"
         cells = line.split(",")
-        if len(cells) != len(HEADER):
-            raise DataError(f"{where}: expected {len(HEADER)} comma-separated fields; found {len(cells)}")
         try:
             crop = int(cells[0])
         except ValueError:
-            raise DataError(f"{where}: crop_name must be an integer crop id; found {cells[0]!r}") from None
-        vs = _vector(cells[3], float, f"{where} voxel_size")
-        tr = _vector(cells[4], float, f"{where} translation")
-        shape = _vector(cells[5], int, f"{where} shape")
-        if not all(math.isfinite(v) and v > 0 for v in vs) or not all(math.isfinite(t) for t in tr):
-            raise DataError(f"{where}: voxel sizes must be finite and > 0, translations finite")
-        if any(s <= 0 for s in shape):
-            raise DataError(f"{where}: shape entries must be > 0; found {shape}")
-        rows[(crop, cells[2].strip())] = CropGeometry(vs, tr, shape)
+            continue  # no crop id: the row describes no label that could be scored
+        label = cells[2].strip() if len(cells) > 2 else ""
+        if not label:
+            continue
+        try:
+            rows[(crop, label)] = _row_geometry(cells, where)
+        except DataError as exc:
+            rows[(crop, label)] = InvalidGeometry(str(exc))
     return rows
 
 
-def load_manifest(path: str | os.PathLike) -> dict[tuple[int, str], CropGeometry]:
+def _row_geometry(cells: list[str], where: str) -> CropGeometry:
+    if len(cells) != len(HEADER):
+        raise DataError(f"{where}: expected {len(HEADER)} comma-separated fields; found {len(cells)}")
+    vs = _vector(cells[3], float, f"{where} voxel_size")
+    tr = _vector(cells[4], float, f"{where} translation")
+    shape = _vector(cells[5], int, f"{where} shape")
+    if not all(math.isfinite(v) and v > 0 for v in vs):
+        raise DataError(f"{where}: voxel sizes must be finite and > 0; found {list(vs)}")
+    if not all(math.isfinite(t) for t in tr):
+        raise DataError(f"{where}: translations must be finite; found {list(tr)}")
+    if any(s <= 0 for s in shape):
+        raise DataError(f"{where}: shape entries must be > 0; found {shape}")
+    return CropGeometry(vs, tr, shape)
+
+
+def load_manifest(path: str | os.PathLike) -> dict[tuple[int, str], CropGeometry | InvalidGeometry]:
     """Read and parse a manifest CSV file."""
     p = Path(path)
     try:
@@ -105,4 +127,4 @@ def crop_id(crop_name: str) -> int | None:
         return None
 
 
-__all__ = ["CropGeometry", "parse_manifest", "load_manifest", "crop_id"]
+__all__ = ["CropGeometry", "InvalidGeometry", "parse_manifest", "load_manifest", "crop_id"]

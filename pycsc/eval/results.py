@@ -124,6 +124,14 @@ def format_summary(evaluation, paths: dict[str, Path] | None = None, max_warning
     lines.append(f"overall: instance {_num(ext['overall_instance_score'])}  semantic "
                  f"{_num(ext['overall_semantic_score'])}  overall {_num(ext['overall_score'])}  "
                  f"({ext['num_evals_done']} of {ext['total_evals']} evaluations)")
+    unknown = evaluation.meta.get("unknown_crops") or []
+    if unknown:
+        absent = evaluation.meta.get("absent_crops") or []
+        lines.append(f"CROPS NOT IN THE TRUTH ({len(unknown)} submitted crop folder(s) match no truth crop; "
+                     "nothing in them was scored; check their names):")
+        lines.append(f"  submitted but unknown: {', '.join(unknown)}")
+        lines.append(f"  expected but not submitted ({len(absent)}, scored as missing): "
+                     f"{', '.join(absent) if absent else 'none'}")
     errors = evaluation.errors
     if errors:
         lines.append(f"ERRORS ({len(errors)} labels could not be scored; each counts as not submitted):")

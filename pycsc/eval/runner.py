@@ -88,7 +88,9 @@ def plan_tasks(truth_root: Path, layout: SubmissionLayout | None, manifest: dict
                 except DataError as exc:
                     geometry = None
                     warnings.append(str(exc))
-            tasks.append(make_task(crop, label, truth_root / crop, pred_crop, geometry, cfg.instance_classes))
+            tasks.append(make_task(crop, label, truth_root / crop, pred_crop, geometry, cfg.instance_classes,
+                                   check_nans=cfg.check_nans,
+                                   broken_input=layout.broken_input(crop, label) if layout else ""))
     total = len(manifest) if manifest is not None else n_truth_arrays
     return tasks, total, warnings
 
@@ -164,17 +166,28 @@ def run_tasks(tasks: list[Task], cfg: EvaluateConfig) -> tuple[list[TaskResult],
             f"{info.memory_budget_bytes / 2**30:.1f} GiB budget; scoring it anyway, one label at a time")
     params = matching_params(cfg)
     ordered = sorted(tasks, key=lambda t: -t.estimated_bytes)  # largest first: shortest makespan
+    heavy, light = [], ordered
+    if requested == 0 and info.workers == 1 and cpus > 1 and info.device == "cpu":
+        # One label too large to share the memory must not serialise all the others: score the
+        # large ones one at a time with every thread, then the rest in a pool sized for them.
+        cut = info.memory_budget_bytes // cpus
+        heavy = [t for t in ordered if t.estimated_bytes > cut]
+        light = [t for t in ordered if t.estimated_bytes <= cut]
+        if heavy and light:
+            info.workers, info.threads_per_worker = plan_workers(
+                0, len(light), max(t.estimated_bytes for t in light), info.memory_budget_bytes, cpus)
+        else:
+            heavy, light = [], ordered
     results: list[TaskResult] = []
     with _progress(len(tasks), cfg.progress) as bar:
-        if info.workers == 1:
-            for task in ordered:
-                bar.set_postfix_str(f"{task.crop}/{task.label}", refresh=False)
-                results.append(score_task(task, params, max_ratio=cfg.max_volume_size_ratio, threads=cpus,
-                                          debug=cfg.debug, device=info.device))
-                bar.update(1)
-        else:
+        for task in heavy + light if info.workers == 1 else heavy:
+            bar.set_postfix_str(f"{task.crop}/{task.label}", refresh=False)
+            results.append(score_task(task, params, max_ratio=cfg.max_volume_size_ratio, threads=cpus,
+                                      debug=cfg.debug, device=info.device))
+            bar.update(1)
+        if info.workers > 1:
             args = (params, cfg.max_volume_size_ratio, cfg.debug)
-            done, left = _pool_run(ordered, info.workers, info.threads_per_worker, args, bar)
+            done, left = _pool_run(light, info.workers, info.threads_per_worker, args, bar)
             results += done
             for task in left:  # isolate each unfinished task so only a dying one is blamed
                 one, again = _pool_run([task], 1, cpus, args, bar)

@@ -198,7 +198,11 @@ class ZArray:
             region = tuple(slice(0, s) for s in self.shape)
         starts = [r.start for r in region]
         stops = [r.stop for r in region]
-        out = np.empty(tuple(b - a for a, b in zip(starts, stops)), dtype=self.dtype.newbyteorder("="))
+        shape = tuple(b - a for a, b in zip(starts, stops))
+        # A zero fill value: calloc'd pages are zero already, so absent chunks (most of a sparse
+        # label) cost neither a write nor, until something writes them, memory.
+        zero_fill = bool(np.all(np.asarray(self.fill_value) == 0)) and not np.signbit(self.fill_value)
+        out = (np.zeros if zero_fill else np.empty)(shape, dtype=self.dtype.newbyteorder("="))
         if out.size == 0:
             return out
         grid = [range(a // c, (b - 1) // c + 1) for a, b, c in zip(starts, stops, self.chunks)]
@@ -218,7 +222,7 @@ class ZArray:
                 dst.append(slice(lo - a, hi - a))
             if self._decode_into(idx, buf):
                 out[tuple(dst)] = buf.view(self.dtype).reshape(self.chunks, order=self.order)[tuple(src)]
-            else:
+            elif not zero_fill:
                 out[tuple(dst)] = self.fill_value
 
         n = min(threads or os.cpu_count() or 1, len(indices))

@@ -51,6 +51,20 @@ class SubmissionLayout:
     missing: list[str]
     extra: list[str]
     warnings: list[str] = field(default_factory=list)
+    #: Zip members left out because their data is corrupt: ``{member: (path, reason)}``.
+    broken: dict[str, tuple[Path, str]] = field(default_factory=dict)
+
+    def broken_input(self, crop: str, label: str) -> str:
+        """Why the submitted `crop`/`label` cannot be scored (a corrupt zip member in it), or ""."""
+        folder = self.crops.get(crop)
+        if folder is None:
+            return ""
+        folder = (folder / label).resolve()
+        for member, (path, reason) in sorted(self.broken.items()):
+            if path == folder or folder in path.parents:
+                return (f"zip member {member!r} is corrupt ({reason}); this label counts as not submitted. "
+                        "Re-create the zip")
+        return ""
 
 
 def _member_problem(info: zipfile.ZipInfo) -> str | None:
@@ -115,8 +129,14 @@ def _copy_limited(src, dst, budget: int, name: str, archive: Path) -> int:
         dst.write(block)
 
 
-def extract_zip(archive: Path, dest: Path, limits: ZipLimits = ZipLimits()) -> Path:
-    """Safely extract `archive` into the new directory `dest`; nothing is written elsewhere."""
+def extract_zip(archive: Path, dest: Path, limits: ZipLimits = ZipLimits(),
+                broken: dict[str, tuple[Path, str]] | None = None) -> Path:
+    """Safely extract `archive` into the new directory `dest`; nothing is written elsewhere.
+
+    A member whose data is corrupt (bad CRC, truncated stream) raises SubmissionError, or,
+    when `broken` is given, is left out and recorded there as ``{member: (path, reason)}``
+    so that only the label holding it fails.
+    """
     try:
         zf = zipfile.ZipFile(archive)
     except (zipfile.BadZipFile, OSError) as exc:
@@ -147,6 +167,10 @@ def extract_zip(archive: Path, dest: Path, limits: ZipLimits = ZipLimits()) -> P
             except SubmissionError:
                 raise
             except Exception as exc:  # OSError, BadZipFile (CRC), zlib.error, lzma.LZMAError, EOFError ...
+                if broken is not None and not isinstance(exc, OSError):
+                    target.unlink(missing_ok=True)
+                    broken[info.filename] = (target, f"{type(exc).__name__}: {exc}")
+                    continue
                 raise SubmissionError(
                     f"{archive}: member {info.filename!r} cannot be extracted ({type(exc).__name__}: {exc})"
                 ) from None
@@ -169,7 +193,8 @@ def _zarr_folders_below(root: Path) -> list[Path]:
     return sorted(hits)
 
 
-def resolve_submission(path: str | os.PathLike, work_dir: Path, limits: ZipLimits = ZipLimits()) -> tuple[Path, dict[str, Path], list[str]]:
+def resolve_submission(path: str | os.PathLike, work_dir: Path, limits: ZipLimits = ZipLimits(),
+                       broken: dict[str, tuple[Path, str]] | None = None) -> tuple[Path, dict[str, Path], list[str]]:
     """Return (root, top-level entries, warnings) for a submission zip or directory.
 
     `top-level entries` maps each name visible at the (possibly virtual) zarr root to its
@@ -190,7 +215,7 @@ def resolve_submission(path: str | os.PathLike, work_dir: Path, limits: ZipLimit
     if src.is_file():
         if not zipfile.is_zipfile(src):
             raise SubmissionError(f"submission {src} is neither a directory nor a zip file")
-        root = extract_zip(src, work_dir / "submission.zarr", limits)
+        root = extract_zip(src, work_dir / "submission.zarr", limits, broken)
     else:
         root = src
     nested = _zarr_folders_below(root)
@@ -239,20 +264,29 @@ def match_crops(entries: dict[str, Path], truth_crops: list[str]) -> tuple[dict[
             f"truth crops ({', '.join(sorted(truth)[:5])})"
         )
     missing = [c for c in truth_crops if c not in found]
-    extra = sorted(n for n in entries if n not in used)
+    extra = sorted(n for n in entries if n not in used and not n.startswith((".", "__")))  # __MACOSX etc.
     return dict(sorted(found.items())), missing, extra
 
 
 def discover(path: str | os.PathLike, truth_crops: list[str], work_dir: Path,
              limits: ZipLimits = ZipLimits()) -> SubmissionLayout:
     """Open the submission at `path` and match its crop folders to `truth_crops`."""
-    root, entries, warnings = resolve_submission(path, work_dir, limits)
+    broken: dict[str, tuple[Path, str]] = {}
+    root, entries, warnings = resolve_submission(path, work_dir, limits, broken)
     found, missing, extra = match_crops(entries, truth_crops)
     if any(p.name != c for c, p in found.items()):
         warnings.append("crop folders are named without the 'crop' prefix; matched as crop<N>")
     if extra:
         warnings.append(f"submission folders not in the truth are ignored: {', '.join(extra[:10])}")
-    return SubmissionLayout(root, found, missing, extra, warnings)
+    layout = SubmissionLayout(root, found, missing, extra, warnings, broken)
+    for member, (p, reason) in sorted(broken.items()):
+        if not any(layout.broken_input(c, lab) for c, d in found.items() for lab in _labels_of(d)):
+            warnings.append(f"zip member {member!r} is corrupt ({reason}) and was left out")
+    return layout
+
+
+def _labels_of(folder: Path) -> list[str]:
+    return [p.name for p in _subdirs(folder)]
 
 
 def remove_work_dir(work_dir: Path) -> None:

@@ -19,10 +19,11 @@ import numpy as np
 from ..errors import DataError, PycscError
 from ..gpu._runtime import backend
 from .align import DEFAULT_INSTANCE_CLASSES, align_prediction, locate_source
-from .instance import MatchingParams, missing_instance, score_instance
-from .manifest import CropGeometry
+from .instance import MatchingParams, missing_instance, narrow_ids, score_instance
+from .manifest import CropGeometry, InvalidGeometry
 from .semantic import missing_semantic, semantic_counts
 from .store import ZArray, is_array
+from .stream import stream_semantic_counts, streamable
 
 
 @dataclass(frozen=True)
@@ -33,13 +34,16 @@ class Task:
     label: str
     truth_path: Path
     pred_path: Path | None  # None: not submitted
-    geometry: CropGeometry | None  # None: no manifest row (error unless not submitted)
+    geometry: CropGeometry | InvalidGeometry | None  # None: no manifest row (error unless not submitted)
     is_instance: bool
     resample_as_instance: bool
     mask_path: Path | None = None
     submitted_as_group: bool = False
     estimated_bytes: int = 0
     voxels: int = 0
+    check_nans: bool = False
+    #: Why the submitted arrays of this label cannot be used (a corrupt zip member), or "".
+    broken_input: str = ""
 
     @property
     def key(self) -> tuple[str, str]:
@@ -95,7 +99,7 @@ def _missing_record(task: Task, truth: np.ndarray | None, truth_arr: ZArray) -> 
     try:
         vs = truth_grid(truth_arr)
     except (DataError, TypeError, ValueError):
-        vs = task.geometry.voxel_size if task.geometry else ()
+        vs = task.geometry.voxel_size if isinstance(task.geometry, CropGeometry) else ()
     return _meta(rec, math.prod(truth_arr.shape), vs, True)
 
 
@@ -144,6 +148,10 @@ def _score_task(task: Task, params: MatchingParams, max_ratio: float, threads: i
     truth = truth_arr = None
     try:
         truth_arr = ZArray.open(task.truth_path)
+        if isinstance(task.geometry, InvalidGeometry):  # a bad manifest row fails only its labels
+            raise DataError(f"the test-manifest row of this label is unusable: {task.geometry.reason}")
+        if task.broken_input:
+            raise DataError(task.broken_input)
         if task.pred_path is None:
             if task.is_instance:
                 t0 = time.perf_counter()
@@ -160,12 +168,21 @@ def _score_task(task: Task, params: MatchingParams, max_ratio: float, threads: i
             raise DataError(
                 f"no test-manifest row for (crop {task.crop.removeprefix('crop')}, class {task.label!r}); "
                 "the official evaluator aborts here (KeyError). Add the row or remove the truth array")
+        source = locate_source(task.pred_path, task.geometry)
+        if (not task.is_instance and task.mask_path is None and not task.check_nans and device == "cpu"
+                and streamable(source, task.geometry, max_ratio)):
+            _stream_semantic(task, res, truth_arr, source, threads)
+            return res
         t0 = time.perf_counter()
         truth = truth_arr.read(threads=threads)
+        if task.is_instance and task.mask_path is None:  # ids matter by value only: smallest dtype
+            truth = narrow_ids(truth)
         t_truth = time.perf_counter() - t0
-        source = locate_source(task.pred_path, task.geometry)
         pred, info = align_prediction(source, task.geometry, task.resample_as_instance,
-                                      max_ratio=max_ratio, threads=threads, device=device)
+                                      max_ratio=max_ratio, threads=threads, device=device,
+                                      check_nans=task.check_nans)
+        if task.is_instance and task.mask_path is None:
+            pred = narrow_ids(pred)
         res.timings["load"] = t_truth + info.seconds_read
         res.timings["resample"] = info.seconds_resample
         res.stats.update(align=info.path, shift_voxels=list(info.shift_voxels),
@@ -184,8 +201,9 @@ def _score_task(task: Task, params: MatchingParams, max_ratio: float, threads: i
             pred, scored = xp.asarray(pred), xp.asarray(truth)
             res.timings["upload"] = time.perf_counter() - t0
         if task.is_instance:
-            rec = score_instance(pred, scored, task.geometry.voxel_size, params, res.timings, res.stats, order,
-                                 device=device)
+            aligned, pred = [pred], None  # handed over: score_instance frees it after relabelling
+            rec = score_instance(aligned.pop(), scored, task.geometry.voxel_size, params, res.timings, res.stats,
+                                 order, device=device)
             if rec["status"] != "scored":
                 res.warnings.append(f"{task.crop}/{task.label}: {rec['status']} ({res.stats.get('skip_reason')}); "
                                     "this crop contributes nothing to the class")
@@ -226,6 +244,27 @@ def _score_task(task: Task, params: MatchingParams, max_ratio: float, threads: i
     return res
 
 
+def _stream_semantic(task: Task, res: TaskResult, truth_arr: ZArray, source, threads: int | None) -> None:
+    """A semantic label on the crop grid: counts chunk by chunk (pycsc.eval.stream), same record."""
+    arr = source.array
+    name = arr.path.name
+    if source.voxel_size is None:
+        res.warnings.append(f"{task.crop}/{name}: no voxel_size attribute; matched by shape only (centre pad/crop)")
+    if source.translation is None:
+        res.warnings.append(f"{task.crop}/{name}: no translation attribute; assumed to start at the crop origin")
+    if arr.dtype.kind == "f":
+        res.warnings.append(f"{task.crop}/{task.label}: float prediction on the crop grid is binarised "
+                            "with > 0, not > 0.5 (official); threshold it yourself before packing")
+    t0 = time.perf_counter()
+    rec = stream_semantic_counts(truth_arr, arr, threads)
+    res.timings["counts"] = time.perf_counter() - t0
+    res.timings["load"] = 0.0
+    res.stats.update(align="native", shift_voxels=[0, 0, 0], source_shape=list(arr.shape),
+                     source_dtype=str(arr.dtype), streamed=True)
+    res.status = rec["status"]
+    res.record = _meta(rec, truth_arr.size, task.geometry.voxel_size, False)
+
+
 def estimate_task_bytes(truth: ZArray, pred: ZArray | None, is_instance: bool) -> int:
     """Peak memory of one task (bytes), from metadata only."""
     n = truth.size
@@ -236,11 +275,14 @@ def estimate_task_bytes(truth: ZArray, pred: ZArray | None, is_instance: bool) -
     source = pred.size * p_item if pred.shape != truth.shape else 0  # read before resampling
     if is_instance:  # truth + aligned prediction + components (uint32) + remapped (truth-sized ids)
         return n * (2 * t_item + p_item + 4) + source
-    return n * (t_item + p_item + 2) + (pred.size * 16 if source else 0) + source
+    whole = n * (t_item + p_item + 2) + (pred.size * 16 if source else 0) + source
+    if not source:  # on the crop grid: counted chunk by chunk (pycsc.eval.stream), a few blocks per thread
+        return min(whole, 16 * (math.prod(truth.chunks) * (t_item + 1) + math.prod(pred.chunks) * (p_item + 1)))
+    return whole
 
 
 def make_task(crop: str, label: str, truth_crop: Path, pred_crop: Path | None, geometry: CropGeometry | None,
-              instance_classes: tuple[str, ...]) -> Task:
+              instance_classes: tuple[str, ...], *, check_nans: bool = False, broken_input: str = "") -> Task:
     """Build the task for truth array `truth_crop/label` (metadata reads only)."""
     truth_path = truth_crop / label
     pred_path = None
@@ -262,7 +304,7 @@ def make_task(crop: str, label: str, truth_crop: Path, pred_crop: Path | None, g
     except PycscError:
         pass  # the task reports it when it runs
     return Task(crop, label, truth_path, pred_path, geometry, is_inst, label in DEFAULT_INSTANCE_CLASSES,
-                mask if is_array(mask) else None, group, est, voxels)
+                mask if is_array(mask) else None, group, est, voxels, check_nans, broken_input)
 
 
 __all__ = ["Task", "TaskResult", "score_task", "make_task", "estimate_task_bytes", "one_line"]

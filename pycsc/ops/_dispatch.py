@@ -119,6 +119,34 @@ def check_label_array(a: Any, name: str, *, ndims: tuple[int, ...] = (2, 3), all
     return a
 
 
+def integral_ids(a: Any, name: str) -> Any:
+    """Float label arrays holding whole, non-negative, finite ids become the smallest unsigned
+    integer dtype that holds them (the official evaluator takes float truth ids as they are);
+    any other array is returned unchanged. NumPy or CuPy.
+
+    Examples
+    --------
+    >>> integral_ids(np.array([0.0, 3.0, 300.0]), "truth")
+    array([  0,   3, 300], dtype=uint16)
+    """
+    if not (isinstance(a, np.ndarray) or _gpu.is_gpu_array(a)) or a.dtype.kind != "f":
+        return a
+    xp = array_module(a)
+    if a.size == 0:
+        return a.astype(np.uint8)
+    finite = bool(xp.isfinite(a).all())
+    lo, hi = (float(a.min()), float(a.max())) if finite else (0.0, 0.0)
+    if not finite or lo < 0 or hi >= 2.0 ** 64 or not bool(xp.array_equal(a, xp.trunc(a))):
+        raise InputError(
+            f"`{name}` is a float array ({a.dtype}) whose values are not all whole, non-negative, finite "
+            "ids; instance labels must hold integer ids (0 = background)"
+        )
+    for dtype in (np.uint8, np.uint16, np.uint32, np.uint64):
+        if hi <= np.iinfo(dtype).max:
+            return a.astype(dtype)
+    raise AssertionError("unreachable: hi < 2**64")
+
+
 def as_spacing(values: Any, ndim: int, name: str) -> tuple[float, ...]:
     """Validate a per-axis physical spacing (voxel size): finite and > 0, one per axis."""
     if values is None:

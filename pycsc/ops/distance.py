@@ -17,7 +17,7 @@ from .. import _gpu
 from ..errors import InputError, InputTypeError
 from ..gpu import distance as _gpu_distance
 from ._dispatch import (as_label_array, as_spacing, check_label_array, choose_device, require_same_shape,
-                        run_on_gpu)
+                        integral_ids, run_on_gpu)
 
 METHODS = ("standard", "modified", "percentile")
 
@@ -112,11 +112,12 @@ def hausdorff_distances(
     ----------
     truth, pred : numpy.ndarray or cupy.ndarray
         2D or 3D integer (or bool) label arrays of the same shape; dtypes may differ.
-        ``truth`` ids must be >= 0.
+        ``truth`` ids must be >= 0; `truth` may be a float array holding whole ids.
     voxel_size : float or sequence of float
         Physical voxel size per axis (one value, or one per axis), finite and > 0.
     max_distance : float
-        The cap, finite and > 0 (the evaluator uses half the smallest physical crop side).
+        The cap, > 0; ``inf`` means no cap (the evaluator uses half the smallest physical
+        crop side). An id absent from `pred` gets this value.
     method : {"standard", "modified", "percentile"}
     percentile : float, optional
         Required with ``method="percentile"``, in (0, 100]; not allowed otherwise.
@@ -149,6 +150,7 @@ def hausdorff_distances(
     >>> hausdorff_distances(truth, pred, 2.0, 10.0, method="modified")[1]
     array([ 1., 10.])
     """
+    truth = integral_ids(truth, "truth")
     on_gpu = choose_device(device, truth, pred) == "gpu"
     as_labels = check_label_array if on_gpu else as_label_array
     truth = as_labels(truth, "truth")
@@ -157,7 +159,9 @@ def hausdorff_distances(
     if voxel_size is None:
         raise InputTypeError("`voxel_size` is required: a number or one number per axis")
     spacing = as_spacing(voxel_size, truth.ndim, "voxel_size")
-    cap = _positive_finite(max_distance, "max_distance")
+    cap = _real(max_distance, "max_distance")
+    if not cap > 0:  # inf allowed: no cap, as the official per-object distance
+        raise InputError(f"`max_distance` must be > 0 (inf = no cap); got {max_distance!r}")
     if not isinstance(method, str):
         raise InputTypeError(f"`method` must be a string, one of {METHODS}; got {type(method).__name__}")
     if method not in METHODS:
@@ -187,10 +191,3 @@ def _real(value: Any, name: str) -> float:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise InputTypeError(f"`{name}` must be a real number; got {type(value).__name__}")
     return float(value)
-
-
-def _positive_finite(value: Any, name: str) -> float:
-    v = _real(value, name)
-    if not (np.isfinite(v) and v > 0):
-        raise InputError(f"`{name}` must be finite and > 0; got {value!r}")
-    return v

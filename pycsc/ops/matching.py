@@ -29,7 +29,8 @@ from ..errors import (
 )
 from ..gpu import overlaps as _gpu_overlaps
 from . import _official_flow
-from ._dispatch import as_label_array, check_label_array, choose_device, require_same_shape, run_on_gpu, to_host
+from ._dispatch import (as_label_array, check_label_array, choose_device, integral_ids, require_same_shape,
+                        run_on_gpu, to_host)
 from .overlaps import Overlaps, overlaps
 
 __all__ = ["match_instances", "optimal_matching"]
@@ -129,7 +130,8 @@ def match_instances(
     Parameters
     ----------
     truth, pred : numpy.ndarray or cupy.ndarray
-        Instance labels of the same shape (1D, 2D or 3D), integer or bool, 0 = background.
+        Instance labels of the same shape (1D, 2D or 3D), integer or bool, 0 = background;
+        `truth` may also be a float array holding whole, non-negative ids.
     final_instance_ratio_cutoff : float, optional
         Ratio cutoff for many truth objects (official ``final_instance_ratio_cutoff``), > 0.
     initial_instance_ratio_cutoff : float, optional
@@ -187,6 +189,7 @@ def match_instances(
     scale = _check_int(cost_scale, "cost_scale", 1, MAX_COST_SCALE)
     if ties not in ("official", "native"):
         raise InputError(f"`ties` must be 'official' or 'native'; got {ties!r}")
+    truth = integral_ids(truth, "truth")  # float truth holding whole ids, as the official accepts
     if choose_device(device, truth, pred) == "gpu":
         table, n_truth, n_pred = _gpu_table(truth, pred)
     else:

@@ -163,22 +163,35 @@ def test_ome_level_by_relative_difference(tmp_path):
 
 
 @pytest.mark.parametrize("instance, resample", [(True, False), (False, True), (True, True)])
-def test_nan_is_an_error_where_it_cannot_be_scored(tmp_path, instance, resample):
+@pytest.mark.parametrize("check_nans", [False, True])
+def test_nan_is_kept_as_official_and_counted_on_request(tmp_path, instance, resample, check_nans):
+    """NaN is not an error (the official scores it); check_nans adds a warning with the count."""
+    from skimage.transform import rescale as sk_rescale
+
     a = np.zeros((8, 8, 8), np.float32)
-    a[2, 2, 2] = np.nan
+    a[2, 2, 2] = a[5, 5, 5] = np.nan
+    a[1:4, 1:4, 1:4] += 0.9
     vs = (4.0,) * 3 if resample else (8.0,) * 3
     src = align.Source(ZArray.open(write_array(tmp_path / "p", a, grid(vs))), vs, (0.0,) * 3)
     geom = CropGeometry((8.0,) * 3, (0.0,) * 3, (8, 8, 8) if not resample else (4, 4, 4))
-    with pytest.raises(InputError, match="NaN or infinite"):
-        align.align_prediction(src, geom, instance)
+    out, info = align.align_prediction(src, geom, instance, check_nans=check_nans)
+    if not resample:
+        expected = a
+    elif instance:
+        expected = sk_rescale(a, 0.5, order=0, mode="constant", preserve_range=True).astype(a.dtype)
+    else:
+        expected = sk_rescale(a, 0.5, order=1, mode="constant", preserve_range=True) > 0.5
+    np.testing.assert_array_equal(out, expected)
+    counted = [w for w in info.warnings if "2 NaN value(s)" in w]
+    assert len(counted) == (1 if check_nans else 0)
 
 
 def test_nan_on_native_semantic_grid_is_background_with_warning(tmp_path):
     a = np.zeros((8, 8, 8), np.float32)
     a[0, 0, 0], a[1, 1, 1], a[2, 2, 2] = np.nan, np.inf, 0.3
     src = align.Source(ZArray.open(write_array(tmp_path / "p", a, grid())), (8.0,) * 3, (0.0,) * 3)
-    out, info = align.align_prediction(src, CropGeometry((8.0,) * 3, (0.0,) * 3, (8, 8, 8)), False)
-    assert int(np.count_nonzero(out > 0)) == 2 and any("NaN" in w for w in info.warnings)
+    out, info = align.align_prediction(src, CropGeometry((8.0,) * 3, (0.0,) * 3, (8, 8, 8)), False, check_nans=True)
+    assert int(np.count_nonzero(out > 0)) == 2 and any("1 NaN value(s)" in w for w in info.warnings)
 
 
 def test_wrong_dimensionality_is_an_error(tmp_path):

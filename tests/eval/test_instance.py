@@ -119,3 +119,40 @@ def test_relabel_follows_memory_order_like_cc3d(rng):
         got, n = relabel(a, order)
         assert np.array_equal(got, want) and n == int(want.max())
     assert not np.array_equal(relabel(a, "C")[0], relabel(a, "F")[0])
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.uint32, np.uint64])
+@pytest.mark.parametrize("seed", range(5))
+def test_in_place_remap_equals_fastremap(dtype, seed):
+    import fastremap
+
+    from pycsc.eval.instance import remap_components
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 250))
+    comps = rng.integers(0, n + 1, (7, 8, 9)).astype(dtype)
+    keys = rng.choice(np.arange(1, n + 1), size=int(rng.integers(1, n + 1)), replace=False)
+    top = 250 if dtype == np.uint8 else 70000
+    mapping = {int(k): int(rng.integers(1, top)) for k in keys}
+    mapping[0] = 0
+    want = fastremap.remap(comps.copy(), mapping, preserve_missing_labels=True)
+    got = remap_components(comps.copy(), dict(mapping), n, in_place_min_voxels=0)
+    np.testing.assert_array_equal(got.astype(np.uint64), want.astype(np.uint64))
+
+
+@pytest.mark.parametrize("dtype", [np.uint16, np.uint32, np.uint64, np.int32, np.float32, np.bool_])
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_narrow_ids_keeps_values_and_layout(dtype, order):
+    from pycsc.eval.instance import narrow_ids
+
+    for top in (0, 200, 60000, 70000):
+        a = np.asfortranarray(np.array([[0, top], [3, 1]]).astype(dtype)) if order == "F" else \
+            np.array([[0, top], [3, 1]]).astype(dtype)
+        got = narrow_ids(a)
+        np.testing.assert_array_equal(got, a)
+        assert got.flags.f_contiguous == a.flags.f_contiguous
+        if np.dtype(dtype).kind == "u":
+            want = np.uint8 if top <= 255 else np.uint16 if top <= 65535 else np.uint32
+            assert got.dtype == np.dtype(want) or got.dtype.itemsize == a.dtype.itemsize <= np.dtype(want).itemsize
+        else:
+            assert got is a

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pycsc.errors import DataError
-from pycsc.eval.manifest import crop_id, load_manifest, parse_manifest
+from pycsc.eval.manifest import CropGeometry, InvalidGeometry, crop_id, load_manifest, parse_manifest
 
 HEADER = "crop_name,dataset,class_label,voxel_size,translation,shape\n"
 
@@ -17,15 +17,28 @@ def test_parse_and_last_row_wins():
     assert m[(104, "ves")].voxel_size == (1.74, 2.0, 2.0) and m[(7, "mito")].num_voxels == 6
 
 
-@pytest.mark.parametrize("text, match", [
-    ("", "empty"), ("a,b\n", "header"), (HEADER + "x,ds,m,[8;8;8],[0;0;0],[1;1;1]\n", "integer crop id"),
-    (HEADER + "1,ds,m,8;8;8,[0;0;0],[1;1;1]\n", "bracketed"), (HEADER + "1,ds,m,[8;8],[0;0;0],[1;1;1]\n", "3 values"),
-    (HEADER + "1,ds,m,[8;0;8],[0;0;0],[1;1;1]\n", "> 0"), (HEADER + "1,ds,m,[8;8;8],[0;0;0],[1;0;1]\n", "> 0"),
-    (HEADER + "1,ds,m,[8;8;8],[0;0;0]\n", "6 comma-separated"),
-])
-def test_bad_manifests(text, match):
+@pytest.mark.parametrize("text, match", [("", "empty"), ("a,b\n", "header")])
+def test_bad_manifest_files(text, match):
     with pytest.raises(DataError, match=match):
         parse_manifest(text)
+
+
+@pytest.mark.parametrize("row, match", [
+    ("1,ds,m,8;8;8,[0;0;0],[1;1;1]", "bracketed"), ("1,ds,m,[8;8],[0;0;0],[1;1;1]", "3 values"),
+    ("1,ds,m,[8;0;8],[0;0;0],[1;1;1]", "> 0"), ("1,ds,m,[8;nan;8],[0;0;0],[1;1;1]", "> 0"),
+    ("1,ds,m,[8;8;8],[0;inf;0],[1;1;1]", "translations must be finite"),
+    ("1,ds,m,[8;8;8],[0;0;0],[1;0;1]", "> 0"), ("1,ds,m,[8;8;8],[0;0;0]", "6 comma-separated"),
+    ("1,ds,m,[8;8;8],[0;0;0],[1;1.5;1]", "not a list of ints"),
+])
+def test_bad_row_is_an_invalid_geometry_for_its_label_only(row, match):
+    m = parse_manifest(HEADER + row + "\n2,ds,m,[8;8;8],[0;0;0],[1;1;1]\n", "m.csv")
+    assert isinstance(m[(1, "m")], InvalidGeometry) and match in m[(1, "m")].reason
+    assert "m.csv line 2" in m[(1, "m")].reason
+    assert m[(2, "m")] == CropGeometry((8.0,) * 3, (0.0,) * 3, (1, 1, 1))
+
+
+def test_row_without_crop_id_describes_no_label():
+    assert parse_manifest(HEADER + "x,ds,m,[8;8;8],[0;0;0],[1;1;1]\n") == {}
 
 
 def test_missing_file(tmp_path):

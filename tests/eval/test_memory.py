@@ -10,6 +10,8 @@ import textwrap
 import numpy as np
 import pytest
 
+from pycsc.eval import EvaluateConfig, evaluate
+
 from .conftest import REPO, grid, write_array, write_manifest
 
 LIMIT_BYTES = 8 * 10 ** 9
@@ -48,3 +50,24 @@ def test_600_cubed_instance_label_peak_memory(tmp_path):
     assert tp > 2000
     print(f"600^3 instance label: tp {tp}, peak RSS {peak / 1e9:.2f} GB")
     assert peak < LIMIT_BYTES, f"peak RSS {peak / 1e9:.2f} GB"
+
+
+def test_large_labels_alone_then_the_rest_in_a_pool(small_case, monkeypatch):
+    """A label too large to share memory runs alone; the small ones still get a pool."""
+    from pycsc.eval import runner
+
+    truth, sub, manifest = small_case
+    cfg = EvaluateConfig(progress=False, small_job_voxels=0)
+    one = evaluate(sub, truth, manifest, config=EvaluateConfig(progress=False, workers=1))
+    monkeypatch.setattr(runner, "cpu_count", lambda: 2)
+    monkeypatch.setattr(runner, "memory_budget", lambda limit, fraction: 300_000)  # mito ~221 kB, ecs ~55 kB
+    ev = evaluate(sub, truth, manifest, config=cfg)
+    assert ev.run.workers == 1  # two ecs labels: too few for two workers (three per worker)
+    assert {(r.crop, r.label): r.record for r in ev.results} == {(r.crop, r.label): r.record for r in one.results}
+    monkeypatch.setattr(runner, "plan_workers", lambda requested, n, peak, budget, cpus:
+                        (1, 2) if peak > 150_000 else (2, 1))
+    ev = evaluate(sub, truth, manifest, config=cfg)
+    assert ev.run.workers == 2
+    pids = {(r.crop, r.label): r.stats["pid"] for r in ev.results}
+    assert pids[("crop1", "mito")] == pids[("crop2", "mito")] != pids[("crop1", "ecs")]
+    assert {(r.crop, r.label): r.record for r in ev.results} == {(r.crop, r.label): r.record for r in one.results}

@@ -33,10 +33,6 @@ def _break_mito(sub, how):
         (arr / ".zarray").write_text(json.dumps(meta))
     elif how == "complex_dtype":
         write_array(arr, np.zeros((24, 24, 24), np.complex64), grid())
-    elif how == "nan_ids":
-        a = np.zeros((24, 24, 24), np.float32)
-        a[3, 3, 3] = np.nan
-        write_array(arr, a, grid())
     elif how == "two_d":
         write_array(arr, np.zeros((24, 24), np.uint32), grid())
     elif how == "oversized":
@@ -47,7 +43,7 @@ def _break_mito(sub, how):
 @pytest.mark.parametrize("how, reason", [
     ("corrupt_chunk", "corrupt chunk 0.0.0"), ("bad_voxel_size", "voxel_size must be a list of numbers"),
     ("bad_zattrs", "not readable JSON"), ("no_dtype", "malformed"), ("complex_dtype", "bool, integer or float"),
-    ("nan_ids", "NaN or infinite"), ("two_d", "2D"), ("oversized", "too large compared to target shape"),
+    ("two_d", "2D"), ("oversized", "too large compared to target shape"),
 ])
 def test_bad_label_is_an_error_record(small_case, how, reason):
     truth, sub, manifest = small_case

@@ -222,6 +222,30 @@ def test_hausdorff_matches_brute_force(seed, method, pct):
     np.testing.assert_array_equal(dist, ref)  # bitwise
 
 
+@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("method,pct", METHODS[:3])
+def test_hausdorff_without_cap_matches_brute_force(seed, method, pct):
+    """max_distance = inf (the official accepts it): exact distances; an absent id gets inf."""
+    rng = np.random.default_rng(100 + seed)
+    nd = 2 + seed % 2
+    shape = tuple(int(v) for v in rng.integers(1, 11 if nd == 3 else 30, nd))
+    truth, pred = random_pair(rng, shape, int(rng.integers(1, 6)))
+    vs = tuple(rng.uniform(0.5, 6, nd))
+    ids, dist = hausdorff_distances(truth.astype(np.uint16), pred, vs, np.inf, method=method, percentile=pct)
+    ref_ids, ref = hausdorff_brute(truth, pred, vs, np.inf, method, pct)
+    np.testing.assert_array_equal(ids, ref_ids)
+    np.testing.assert_array_equal(dist, ref)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_hausdorff_float_truth_with_whole_ids(dtype, rng):
+    truth, pred = random_pair(rng, (9, 10, 11), 5)
+    ids, dist = hausdorff_distances(truth.astype(dtype), pred, (1.74, 2.0, 2.0), 40.0)
+    ref_ids, ref = hausdorff_brute(truth, pred, (1.74, 2.0, 2.0), 40.0)
+    np.testing.assert_array_equal(ids, ref_ids)
+    np.testing.assert_array_equal(dist, ref)
+
+
 def ellipsoids(rng, shape, count, rmax=5.0):
     lab = np.zeros(shape, np.uint32)
     grid = np.indices(shape)
@@ -349,8 +373,8 @@ def test_hausdorff_bad_inputs():
         hausdorff_distances(t, np.zeros((4, 3), np.uint8), 1.0, 1.0)
     with pytest.raises(InputError, match="truth"):
         hausdorff_distances(np.zeros(4, np.uint8), np.zeros(4, np.uint8), 1.0, 1.0)
-    with pytest.raises(InputTypeError, match="truth"):
-        hausdorff_distances(t.astype(np.float32), t, 1.0, 1.0)
+    with pytest.raises(InputError, match="whole, non-negative, finite"):
+        hausdorff_distances(t.astype(np.float32) + 0.5, t, 1.0, 1.0)
     with pytest.raises(InputTypeError, match="pred"):
         hausdorff_distances(t, t.tolist(), 1.0, 1.0)
     for bad in [(1.0, 2.0, 3.0), 0.0, (-1.0, 1.0), np.nan]:
@@ -358,7 +382,7 @@ def test_hausdorff_bad_inputs():
             hausdorff_distances(t, t, bad, 1.0)
     with pytest.raises(InputTypeError, match="voxel_size"):
         hausdorff_distances(t, t, None, 1.0)
-    for bad in [0.0, -2.0, np.inf, np.nan]:
+    for bad in [0.0, -2.0, -np.inf, np.nan]:
         with pytest.raises(InputError, match="max_distance"):
             hausdorff_distances(t, t, 1.0, bad)
     for bad in ["3", None, True]:

@@ -263,6 +263,17 @@ def official_match_instances(gt, pred, max_edges=5_000_000, cost_scale=S):
     return mapping, lambda m: objective(m, rows + 1, cols + 1, iou, cost_scale) + isolated == cost
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("seed", range(6))
+def test_float_truth_with_whole_ids_matches_official(dtype, seed):
+    """The official takes float truth ids as they are (max, bincount of astype(int64))."""
+    rng = np.random.default_rng(seed)
+    truth = random_labels(rng, (6, 7, 8), 5, np.int64)
+    pred = random_labels(rng, (6, 7, 8), 6, np.uint16)
+    want, _ = official_match_instances(truth.astype(dtype), pred)
+    assert match_instances(truth.astype(dtype), pred) == want
+
+
 def random_labels(rng, shape, n_labels, dtype):
     """Blocky random labels (2-voxel blocks), so objects overlap partially."""
     labels = rng.integers(0, n_labels + 1, [(s + 1) // 2 for s in shape])
@@ -379,7 +390,9 @@ GOOD = np.ones((2, 2), np.uint8)
 @pytest.mark.parametrize(
     "truth, pred, kwargs, error, name",
     [
-        (GOOD.astype(np.float32), GOOD, {}, TypeError, "truth"),
+        (GOOD.astype(np.float32) + 0.5, GOOD, {}, ValueError, "truth"),
+        (np.array([[np.nan, 1.0]]), np.array([[1, 1]]), {}, ValueError, "truth"),
+        (np.array([[-1.0, 1.0]]), np.array([[1, 1]]), {}, ValueError, "truth"),
         (GOOD, [[1, 1], [1, 1]], {}, TypeError, "pred"),
         (GOOD, np.ones((2, 3), np.uint8), {}, ValueError, "same shape"),
         (np.ones((1, 1, 1, 1), np.uint8), np.ones((1, 1, 1, 1), np.uint8), {}, ValueError, "truth"),
