@@ -226,7 +226,7 @@ class FetchConfig:
     workers: int = 32
     dry_run: bool = False
     verify: bool = False
-    test_manifest: Path | None = None  # test-crop manifest CSV: EM around those crops too
+    test_manifest: Path | None = None  # test crops whose EM is fetched; None: the shipped official one
     alignment: str = "recon-1"
     raw_name: str = "em/fibsem-uint8"
     retries: int = 5
@@ -387,7 +387,8 @@ class PredictConfig:
 
     checkpoint: Path = _opt(Path("runs/3d_unet/checkpoints/best.pt"), "trained model (.pt)")
     data_root: Path = _opt(Path("data"), "folder holding <dataset>/<dataset>.zarr")
-    manifest: Optional[Path] = _opt(None, "test-crop manifest CSV (needed for crops = test)")
+    manifest: Optional[Path] = _opt(None, "test-crop manifest CSV for crops = test (default: the official "
+                                    "one shipped with pycsc, or $PYCSC_TEST_MANIFEST)")
     crops: tuple[str, ...] = _opt(("test",), "'test' (manifest crops), 'all' (local crops) or crop ids")
     regions: tuple[str, ...] = _opt(
         (), "extra boxes 'DATASET:z0,y0,x0:z1,y1,x1' in nm, written as crop 'region<i>'")
@@ -417,7 +418,8 @@ class ProcessConfig:
 
     input: str = _opt("predictions/{dataset}.zarr/{crop}", "prediction group template")
     output: str = _opt("processed/{dataset}.zarr/{crop}", "output group template")
-    manifest: Optional[Path] = _opt(None, "test-crop manifest CSV (needed for crops = test)")
+    manifest: Optional[Path] = _opt(None, "test-crop manifest CSV for crops = test (default: the official "
+                                    "one shipped with pycsc, or $PYCSC_TEST_MANIFEST)")
     crops: tuple[str, ...] = _opt(("test",), "'test', 'all' (every group found) or crop ids")
     classes: tuple[str, ...] = _opt((), "classes to process (empty = every class found)")
     threshold: float = _opt(0.5, "foreground where probability > threshold")
@@ -453,7 +455,8 @@ class PackConfig:
     """`csc pack`: processed volumes -> the submission zarr-2 zip, on every test crop's grid."""
 
     input: str = _opt("processed/{dataset}.zarr/{crop}", "processed group template")
-    manifest: Optional[Path] = _opt(None, "test-crop manifest CSV (required)")
+    manifest: Optional[Path] = _opt(None, "test-crop manifest CSV (default: the official one shipped "
+                                    "with pycsc, or $PYCSC_TEST_MANIFEST)")
     output: Path = _opt(Path("submission.zip"), "the zip to write (a .zarr folder is built beside it)")
     instance_classes: tuple[str, ...] = _opt(OFFICIAL_INSTANCE_CLASSES, "classes kept as object ids")
     missing: Literal["error", "skip", "empty"] = _opt(
@@ -462,7 +465,6 @@ class PackConfig:
     overwrite: bool = _opt(False, "replace an existing submission")
 
     def validate(self) -> None:
-        _check(self.manifest is not None, "`manifest` is required: the test-crop manifest CSV")
         _check("{crop}" in self.input, f"`input` must contain '{{crop}}'; got {self.input!r}")
 
 

@@ -28,6 +28,7 @@ from ..config import PackConfig, write_resolved
 from ..data import _store
 from ..data.crops import crop_sort_key, read_manifest_rows
 from ..errors import DataError
+from ..io.manifest import resolve_test_manifest
 
 
 def align_to_crop(group: str | Path, voxel_size, translation, shape, instance: bool) -> np.ndarray:
@@ -103,7 +104,7 @@ def _human(n: float) -> str:
 
 def pack(cfg: PackConfig) -> dict:
     """Build ``<output>.zarr`` and zip it to `cfg.output`; returns what was packed and missed."""
-    rows = read_manifest_rows(cfg.manifest)
+    rows = read_manifest_rows(resolve_test_manifest(cfg.manifest))
     sources, missing = [], []
     for crop, ds, label, vs, tr, shape in rows:
         src = Path(cfg.input.format(dataset=ds, crop=crop)) / label

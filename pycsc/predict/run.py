@@ -32,6 +32,7 @@ from ..data.crops import Target, crop_name, region_target, select_shard, test_ta
 from ..data.dataset import intensity_scale, read_resampled
 from ..data.datasplit import crop_classes, find_crops
 from ..errors import ConfigError, DataError
+from ..io.manifest import resolve_test_manifest
 from .tiling import blend_weights, window_grid
 
 RAW_NAME = "recon-1/em/fibsem-uint8"
@@ -70,9 +71,7 @@ def plan_jobs(cfg: PredictConfig, spec: dict) -> list[Job]:
     targets: list[Target] = []
     for entry in cfg.crops:
         if entry == "test":
-            if cfg.manifest is None:
-                raise ConfigError("crops = ['test'] needs `manifest` (the test-crop manifest CSV)")
-            targets += test_targets(cfg.manifest)
+            targets += test_targets(resolve_test_manifest(cfg.manifest))
         else:
             targets += _local_targets(Path(cfg.data_root), "*" if entry == "all" else crop_name(entry))
     targets += [region_target(r, i, vs) for i, r in enumerate(cfg.regions)]
