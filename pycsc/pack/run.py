@@ -37,16 +37,23 @@ def align_to_crop(group: str | Path, voxel_size, translation, shape, instance: b
     target = np.asarray(voxel_size, float)
     lv = next((lv for lv in levels if np.allclose(lv.voxel_size, target, rtol=1e-5, atol=1e-8)), levels[0])
     data = _store.open_array(lv.path).read().result()
+    return align_array(data, lv.voxel_size, lv.translation, voxel_size, translation, shape, instance)
+
+
+def align_array(data: np.ndarray, source_voxel_size, source_translation, voxel_size, translation, shape,
+                instance: bool) -> np.ndarray:
+    """`data` (on a grid of `source_voxel_size` and `source_translation`) on the crop grid."""
+    target = np.asarray(voxel_size, float)
     if instance:
         if data.dtype.kind == "f":
             data = np.rint(data).astype(np.uint64)
         if data.dtype.kind == "b":
             data = data.astype(np.uint8)
-    same_grid = np.allclose(lv.voxel_size, target, rtol=1e-5, atol=1e-8)
+    same_grid = np.allclose(source_voxel_size, target, rtol=1e-5, atol=1e-8)
     if not same_grid:
         from ..ops import rescale
 
-        factors = tuple(float(a) / float(b) for a, b in zip(lv.voxel_size, target))
+        factors = tuple(float(a) / float(b) for a, b in zip(source_voxel_size, target))
         if instance:
             data = rescale(data, factors, order=0)
         else:
@@ -58,7 +65,7 @@ def align_to_crop(group: str | Path, voxel_size, translation, shape, instance: b
     elif data.dtype.kind == "i":
         data = data.astype(np.uint64)
     # placement by lower edges, in crop voxels
-    src_edge = np.asarray(lv.translation) - np.asarray(lv.voxel_size) / 2
+    src_edge = np.asarray(source_translation, float) - np.asarray(source_voxel_size, float) / 2
     crop_edge = np.asarray(translation, float) - target / 2
     offset = np.rint((src_edge - crop_edge) / target).astype(int)
     out = np.zeros(tuple(int(s) for s in shape), data.dtype)
