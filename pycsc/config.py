@@ -404,12 +404,26 @@ class PredictConfig:
     overwrite: bool = _opt(False, "replace existing outputs (else finished crops are skipped)")
     shard: Optional[str] = _opt(None, "'i/N' (1 <= i <= N): only the i-th of N slices of the crops")
     progress: bool = _opt(True, "show a progress bar")
+    # test-time augmentation and ensembles (pycsc/predict/tta.py, pycsc/predict/ensemble.py)
+    tta: Literal["none", "flips", "flips+transposes"] = _opt(
+        "none", "average over flipped windows (8 in 3D), and axis swaps where window and voxel size allow")
+    checkpoints: tuple[Path, ...] = _opt(
+        (), "ensemble: average these checkpoints on the first one's grid (then `checkpoint` is unused)")
+    weights: tuple[float, ...] = _opt((), "ensemble weights, one per entry of `checkpoints` (default: equal)")
+    class_models: dict = _opt({}, "per-class checkpoint, e.g. {mito = 'mito.pt'}: that class from it alone")
 
     def validate(self) -> None:
         _check(0.0 <= self.overlap < 1.0, f"`overlap` must be in [0, 1); got {self.overlap}")
         _check(self.batch_size >= 1, f"`batch_size` must be >= 1; got {self.batch_size}")
         _check("{crop}" in self.output, f"`output` must contain '{{crop}}'; got {self.output!r}")
         _check_shard(self.shard)
+        _check(not self.weights or len(self.weights) == len(self.checkpoints),
+               f"`weights` needs one value per entry of `checkpoints` ({len(self.checkpoints)}); "
+               f"got {len(self.weights)}")
+        _check(all(w > 0 for w in self.weights), f"`weights` must be > 0; got {list(self.weights)}")
+        for name, path in self.class_models.items():
+            _check(isinstance(path, str) and path != "",
+                   f"`class_models.{name}` must be a checkpoint path string; got {path!r}")
 
 
 @dataclasses.dataclass(frozen=True)

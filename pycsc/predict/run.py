@@ -34,6 +34,7 @@ from ..data.datasplit import crop_classes, find_crops
 from ..errors import ConfigError, DataError
 from ..io.manifest import resolve_test_manifest
 from .tiling import blend_weights, window_grid
+from .tta import wrap_tta
 
 RAW_NAME = "recon-1/em/fibsem-uint8"
 
@@ -237,6 +238,10 @@ def predict(cfg: PredictConfig) -> list[dict]:
     from ..train import checkpoint as ckpt
     from ..train.models import build_model
 
+    if cfg.checkpoints or cfg.class_models:
+        from .ensemble import predict_ensemble
+
+        return predict_ensemble(cfg)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     if cfg.device == "cuda" and not torch.cuda.is_available():
@@ -252,5 +257,6 @@ def predict(cfg: PredictConfig) -> list[dict]:
 
     results = []
     for job in tqdm(jobs, desc="predict", unit="crop", disable=not cfg.progress):
-        results.append(predict_job(cfg, spec, _Model(model, device, job.channels, spec["ndim"]), job))
+        run_model = wrap_tta(_Model(model, device, job.channels, spec["ndim"]), cfg.tta, spec["voxel_size_nm"])
+        results.append(predict_job(cfg, spec, run_model, job))
     return results
