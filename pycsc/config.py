@@ -357,6 +357,12 @@ class TrainConfig:
     checkpoint_every: int = _opt(0, "also save 'latest' every this many steps (0 = per epoch only)")
     resume: bool = _opt(True, "continue from output_dir/checkpoints/latest.pt when it exists")
     progress: bool = _opt(True, "show a progress bar")
+    # which checkpoint is best (pycsc/train/official.py)
+    validation_metric: Literal["loss", "dice", "official"] = _opt(
+        "dice", "best.pt maximises: mean validation Dice, -validation loss, or the official score of "
+        "whole validation crops (predict + process + pack + evaluate)")
+    validate_every: int = _opt(1, "validate after every this many epochs (and after the last)")
+    validation_min_size: int = _opt(0, "official validation: process min_size (voxels) for instance classes")
     augment: AugmentConfig = _opt(AugmentConfig(), "augmentation")
 
     def validate(self) -> None:
@@ -376,7 +382,8 @@ class TrainConfig:
         for name in ("base_channels", "depth", "batch_size", "epochs", "iterations_per_epoch",
                      "gradient_accumulation"):
             _check(getattr(self, name) >= 1, f"`{name}` must be >= 1; got {getattr(self, name)}")
-        for name in ("num_workers", "threads", "validation_batches", "checkpoint_every"):
+        _check(self.validate_every >= 1, f"`validate_every` must be >= 1; got {self.validate_every}")
+        for name in ("num_workers", "threads", "validation_batches", "checkpoint_every", "validation_min_size"):
             _check(getattr(self, name) >= 0, f"`{name}` must be >= 0; got {getattr(self, name)}")
         _check(self.learning_rate > 0, f"`learning_rate` must be > 0; got {self.learning_rate}")
 
