@@ -507,6 +507,8 @@ class DemoConfig:
     threads: int = _opt(2, "torch CPU threads")
     min_size: int = _opt(20, "smallest object kept by process (voxels)")
     progress: bool = _opt(True, "show progress bars")
+    validation_metric: Literal["loss", "dice", "official"] = _opt(
+        "official", "how training picks best.pt (official: whole validation crops scored as a submission)")
 
     def validate(self) -> None:
         _check(len(self.classes) > 0, "`classes` must name at least one class")

@@ -109,11 +109,12 @@ def check_array(array: np.ndarray, crop, label: str, voxel_size, translation,
     c_hi = c_lo + np.asarray(row.shape) * np.asarray(row.voxel_size)
     tol = np.asarray(vs) / 2
     if np.any(lo > c_lo + tol) or np.any(hi < c_hi - tol):
-        expected = tuple(int(n) for n in np.round((c_hi - c_lo) / np.asarray(vs)))
+        expected = tuple(int(n) for n in np.ceil((c_hi - c_lo) / np.asarray(vs) - 1e-6))
+        start = (c_lo + np.asarray(vs) / 2).round(4).tolist()
         raise DataError(
             f"{where}: the array spans {lo.round(2).tolist()}..{hi.round(2).tolist()} nm but the crop spans "
             f"{c_lo.round(2).tolist()}..{c_hi.round(2).tolist()} nm; at voxel size {list(vs)} it needs "
-            f"shape {expected} from translation {list(row.translation)} (axes z, y, x); got shape {a.shape}")
+            f"shape {expected} from translation {start} (axes z, y, x); got shape {a.shape}")
     return row
 
 
