@@ -102,3 +102,8 @@ def test_validation_errors(sim, tmp_path):
     scores = score_submission(path, result.truth_path, m)
     rec = scores[f"crop{r.crop_id}"]["cyto"]
     assert rec["fp"] == rec["fn"] == 0 < rec["tp"]
+
+
+def test_pack_defaults_to_the_shipped_manifest(tmp_path):
+    with pytest.raises(DataError, match=r"413 of 413 manifest \(crop, class\) pairs"):
+        pack(PackConfig(input=str(tmp_path / "none/{dataset}.zarr/{crop}"), output=tmp_path / "s.zip"))
