@@ -77,7 +77,8 @@ def test_random_model_changes_and_stays_a_probability():
 
 def test_tta_through_the_sliding_window(toy, tmp_path):
     """The sweep with an equivariant model: TTA output equals the plain output."""
-    base = dict(data_root=toy["data_root"], manifest=toy["manifest"], progress=False, dtype="float32")
+    base = dict(data_root=toy["data_root"], manifest=toy["manifest"], progress=False, dtype="float32",
+                overlap=0.0, batch_size=8)
     spec = {"architecture": "unet", "ndim": 3, "classes": ["mito", "nuc"], "base_channels": 2, "depth": 1,
             "patch_shape": [16, 16, 16], "voxel_size_nm": [8.0, 8.0, 8.0]}
     outs = {}
