@@ -113,8 +113,8 @@ def models(tmp_path_factory):
 
 
 def _cfg(toy, out, **kw):
-    return PredictConfig(data_root=toy["data_root"], manifest=toy["manifest"], output=str(out / "{dataset}.zarr/{crop}"),
-                         progress=False, threads=1, **kw)
+    return PredictConfig(data_root=toy["data_root"], manifest=toy["manifest"],
+                         output=str(out / "{dataset}.zarr/{crop}"), progress=False, threads=1, **kw)
 
 
 def test_ensemble_of_a_checkpoint_with_itself_is_bit_identical(toy, tmp_path, models):
