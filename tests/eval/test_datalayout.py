@@ -120,3 +120,22 @@ def test_errors(layout):
     with pytest.raises(InputError, match="comma-separated crop ids"):
         parse_crop_ids("12,x")
     assert main(["evaluate", str(root / "submission.zarr"), "--truth", str(root)]) == 2   # no crops named
+
+
+def test_zarr_v3_annotations_are_copied_not_linked(tmp_path):
+    from pycsc import io
+    from pycsc.eval.datalayout import build_truth_store
+
+    truth = np.zeros((6, 8, 8), np.uint8)
+    truth[1:4, 2:6, 2:7] = 1
+    group = tmp_path / "data/ds/ds.zarr/recon-1/labels/groundtruth/crop5/ecs"
+    io.ngff.write_multiscale(group, [truth], io.pyramid((8.0, 8.0, 8.0), (4.0, 4.0, 4.0), 1), (4, 4, 4),
+                             zarr_format=3)
+    sources = find_truth(tmp_path / "data", "5")
+    store, _ = build_truth_store(sources, tmp_path / "eval")
+    assert not (store / "crop5/ecs").is_symlink() and (store / "crop5/ecs/.zarray").is_file()
+    sub = zarr.open_group(str(tmp_path / "sub.zarr"), mode="w", zarr_format=2)
+    a = sub.require_group("crop5").create_array("ecs", data=truth)
+    a.attrs.update({"voxel_size": [8.0, 8.0, 8.0], "translation": [4.0, 4.0, 4.0]})
+    rec = evaluate_on_data(tmp_path / "sub.zarr", tmp_path / "data", "crop5").extended["crop5"]["ecs"]
+    assert rec["fp"] == rec["fn"] == 0 and rec["tp"] == int(truth.sum())
