@@ -260,7 +260,7 @@ class FetchConfig:
     workers: int = 32
     dry_run: bool = False
     verify: bool = False
-    test_manifest: Path | None = None  # test-crop manifest CSV: EM around those crops too
+    test_manifest: Path | None = None  # test crops whose EM is fetched; None: the shipped official one
     alignment: str = "recon-1"
     raw_name: str = "em/fibsem-uint8"
     retries: int = 5
@@ -418,6 +418,12 @@ class TrainConfig:
     checkpoint_every: int = _opt(0, "also save 'latest' every this many steps (0 = per epoch only)")
     resume: bool = _opt(True, "continue from output_dir/checkpoints/latest.pt when it exists")
     progress: bool = _opt(True, "show a progress bar")
+    # which checkpoint is best (pycsc/train/official.py)
+    validation_metric: Literal["loss", "dice", "official"] = _opt(
+        "dice", "best.pt maximises: mean validation Dice, -validation loss, or the official score of "
+        "whole validation crops (predict + process + pack + evaluate)")
+    validate_every: int = _opt(1, "validate after every this many epochs (and after the last)")
+    validation_min_size: int = _opt(0, "official validation: process min_size (voxels) for instance classes")
     augment: AugmentConfig = _opt(AugmentConfig(), "augmentation")
     s3: S3StreamConfig = _opt(S3StreamConfig(), "S3 access for s3:// paths in the datasplit")
 
@@ -438,7 +444,8 @@ class TrainConfig:
         for name in ("base_channels", "depth", "batch_size", "epochs", "iterations_per_epoch",
                      "gradient_accumulation"):
             _check(getattr(self, name) >= 1, f"`{name}` must be >= 1; got {getattr(self, name)}")
-        for name in ("num_workers", "threads", "validation_batches", "checkpoint_every"):
+        _check(self.validate_every >= 1, f"`validate_every` must be >= 1; got {self.validate_every}")
+        for name in ("num_workers", "threads", "validation_batches", "checkpoint_every", "validation_min_size"):
             _check(getattr(self, name) >= 0, f"`{name}` must be >= 0; got {getattr(self, name)}")
         _check(self.learning_rate > 0, f"`learning_rate` must be > 0; got {self.learning_rate}")
 
@@ -449,7 +456,8 @@ class PredictConfig:
 
     checkpoint: Path = _opt(Path("runs/3d_unet/checkpoints/best.pt"), "trained model (.pt)")
     data_root: str = _opt("data", "folder holding <dataset>/<dataset>.zarr, or s3://bucket[/prefix]")
-    manifest: Optional[Path] = _opt(None, "test-crop manifest CSV (needed for crops = test)")
+    manifest: Optional[Path] = _opt(None, "test-crop manifest CSV for crops = test (default: the official "
+                                    "one shipped with pycsc, or $PYCSC_TEST_MANIFEST)")
     crops: tuple[str, ...] = _opt(("test",), "'test' (manifest crops), 'all' (local crops) or crop ids")
     regions: tuple[str, ...] = _opt(
         (), "extra boxes 'DATASET:z0,y0,x0:z1,y1,x1' in nm, written as crop 'region<i>'")
@@ -466,12 +474,26 @@ class PredictConfig:
     shard: Optional[str] = _opt(None, "'i/N' (1 <= i <= N): only the i-th of N slices of the crops")
     progress: bool = _opt(True, "show a progress bar")
     s3: S3StreamConfig = _opt(S3StreamConfig(), "S3 access when data_root or s3.em_root is s3://")
+    # test-time augmentation and ensembles (pycsc/predict/tta.py, pycsc/predict/ensemble.py)
+    tta: Literal["none", "flips", "flips+transposes"] = _opt(
+        "none", "average over flipped windows (8 in 3D), and axis swaps where window and voxel size allow")
+    checkpoints: tuple[Path, ...] = _opt(
+        (), "ensemble: average these checkpoints on the first one's grid (then `checkpoint` is unused)")
+    weights: tuple[float, ...] = _opt((), "ensemble weights, one per entry of `checkpoints` (default: equal)")
+    class_models: dict = _opt({}, "per-class checkpoint, e.g. {mito = 'mito.pt'}: that class from it alone")
 
     def validate(self) -> None:
         _check(0.0 <= self.overlap < 1.0, f"`overlap` must be in [0, 1); got {self.overlap}")
         _check(self.batch_size >= 1, f"`batch_size` must be >= 1; got {self.batch_size}")
         _check("{crop}" in self.output, f"`output` must contain '{{crop}}'; got {self.output!r}")
         _check_shard(self.shard)
+        _check(not self.weights or len(self.weights) == len(self.checkpoints),
+               f"`weights` needs one value per entry of `checkpoints` ({len(self.checkpoints)}); "
+               f"got {len(self.weights)}")
+        _check(all(w > 0 for w in self.weights), f"`weights` must be > 0; got {list(self.weights)}")
+        for name, path in self.class_models.items():
+            _check(isinstance(path, str) and path != "",
+                   f"`class_models.{name}` must be a checkpoint path string; got {path!r}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -480,7 +502,8 @@ class ProcessConfig:
 
     input: str = _opt("predictions/{dataset}.zarr/{crop}", "prediction group template")
     output: str = _opt("processed/{dataset}.zarr/{crop}", "output group template")
-    manifest: Optional[Path] = _opt(None, "test-crop manifest CSV (needed for crops = test)")
+    manifest: Optional[Path] = _opt(None, "test-crop manifest CSV for crops = test (default: the official "
+                                    "one shipped with pycsc, or $PYCSC_TEST_MANIFEST)")
     crops: tuple[str, ...] = _opt(("test",), "'test', 'all' (every group found) or crop ids")
     classes: tuple[str, ...] = _opt((), "classes to process (empty = every class found)")
     threshold: float = _opt(0.5, "foreground where probability > threshold")
@@ -521,7 +544,8 @@ class PackConfig:
     """`csc pack`: processed volumes -> the submission zarr-2 zip, on every test crop's grid."""
 
     input: str = _opt("processed/{dataset}.zarr/{crop}", "processed group template")
-    manifest: Optional[Path] = _opt(None, "test-crop manifest CSV (required)")
+    manifest: Optional[Path] = _opt(None, "test-crop manifest CSV (default: the official one shipped "
+                                    "with pycsc, or $PYCSC_TEST_MANIFEST)")
     output: Path = _opt(Path("submission.zip"), "the zip to write (a .zarr folder is built beside it)")
     instance_classes: tuple[str, ...] = _opt(OFFICIAL_INSTANCE_CLASSES, "classes kept as object ids")
     missing: Literal["error", "skip", "empty"] = _opt(
@@ -530,7 +554,6 @@ class PackConfig:
     overwrite: bool = _opt(False, "replace an existing submission")
 
     def validate(self) -> None:
-        _check(self.manifest is not None, "`manifest` is required: the test-crop manifest CSV")
         _check("{crop}" in self.input, f"`input` must contain '{{crop}}'; got {self.input!r}")
 
 
@@ -552,6 +575,8 @@ class DemoConfig:
     threads: int = _opt(2, "torch CPU threads")
     min_size: int = _opt(20, "smallest object kept by process (voxels)")
     progress: bool = _opt(True, "show progress bars")
+    validation_metric: Literal["loss", "dice", "official"] = _opt(
+        "official", "how training picks best.pt (official: whole validation crops scored as a submission)")
 
     def validate(self) -> None:
         _check(len(self.classes) > 0, "`classes` must name at least one class")

@@ -4,7 +4,8 @@ Steps (everything below ``workdir``; each step's resolved config is written besi
 
     simulate   data/<dataset>/<dataset>.zarr, test_crop_manifest.csv, ground_truth.zarr
     datasplit  datasplit.csv
-    train      run/checkpoints/{latest,best}.pt, run/logs/metrics.jsonl
+    train      run/checkpoints/{latest,best}.pt, run/logs/metrics.jsonl; best.pt is the epoch
+               whose validation crops score best officially (run/validation/)
     predict    predictions/<dataset>.zarr/crop<N>/<class>
     process    processed/<dataset>.zarr/crop<N>/<class>
     pack       submission.zip
@@ -89,6 +90,19 @@ def _report(scores: dict, baseline: dict, work: Path) -> None:
         print(f"demo: report {path}")
 
 
+def kept_checkpoint_note(summary: dict, epochs: int, train_seconds: float) -> str:
+    """Which epoch's weights best.pt holds, why, and what the validation cost."""
+    why = {"official": "the highest official score of its whole validation crops",
+           "dice": "the highest mean validation Dice", "loss": "the lowest validation loss"}[summary["metric"]]
+    text = (f"demo: best.pt is epoch {summary['best_epoch']} of {epochs}: {why} "
+            f"({summary['best_score']:.4f})")
+    if summary["metric"] == "official":
+        v = summary["validation_seconds"]
+        text += (f"; official validation took {v:.1f} s of the {train_seconds:.1f} s of training "
+                 f"({100 * v / max(train_seconds, 1e-9):.0f} %)")
+    return text
+
+
 def run_demo(cfg: DemoConfig) -> dict:
     """Run every step; returns the scores, the all-background scores and step timings."""
     from .data.datasplit import make_datasplit
@@ -120,10 +134,12 @@ def run_demo(cfg: DemoConfig) -> dict:
                            iterations_per_epoch=max(1, math.ceil(cfg.iterations / epochs)),
                            learning_rate=cfg.learning_rate, scheduler="onecycle", num_workers=0,
                            threads=cfg.threads, seed=cfg.seed, validation_batches=4, resume=False,
-                           mixed_precision=False, progress=cfg.progress)
-        train(tcfg)
+                           mixed_precision=False, progress=cfg.progress,
+                           validation_metric=cfg.validation_metric, validation_min_size=cfg.min_size)
+        summary = train(tcfg)
+    print(kept_checkpoint_note(summary, epochs, timings["train"]))
     with _step("predict", timings):
-        pcfg = PredictConfig(checkpoint=work / "run" / "checkpoints" / "latest.pt", data_root=data_root,
+        pcfg = PredictConfig(checkpoint=work / "run" / "checkpoints" / "best.pt", data_root=data_root,
                              manifest=manifest, output=str(work / "predictions/{dataset}.zarr/{crop}"),
                              batch_size=cfg.batch_size, threads=cfg.threads, overwrite=True,
                              progress=cfg.progress)
@@ -147,5 +163,7 @@ def run_demo(cfg: DemoConfig) -> dict:
     print(f"\nscores on {len(crops)} simulated test crops ({', '.join(crops)}); the other "
           f"{n_labels - len(classes)} scored classes are background in both submissions:\n"
           + score_table(scores, baseline, classes))
-    print("\ntime: " + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items()) + f"; total {total:.0f} s")
-    return {"scores": scores, "baseline": baseline, "timings": timings, "seconds": total}
+    print("\ntime: " + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items()) + f"; total {total:.0f} s"
+          + (f" (train includes {summary['validation_seconds']:.0f} s of official validation)"
+             if summary["metric"] == "official" else ""))
+    return {"scores": scores, "baseline": baseline, "timings": timings, "seconds": total, "train": summary}

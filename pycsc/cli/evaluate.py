@@ -15,6 +15,8 @@ examples:
   pycsc evaluate submission.zarr --truth gt.zarr --shard 2/8 --output out/results.json
   pycsc evaluate --merge out/results.shard*of8.json --output out/results.json
   pycsc evaluate submission.zip --truth gt.zarr --report --compare ../baseline/results.json
+  pycsc evaluate submission.zip --truth data/ --crops 234,236 --classes mito,er   # fetched crops as truth
+  pycsc evaluate submission.zip --truth data/ --datasplit datasplit.csv           # its validate rows
 """
 
 
@@ -26,7 +28,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "table and the resolved config. Exit status: 0 all scored, 1 some labels could not be\n"
         "scored (listed; each counts as not submitted), 2 nothing could be scored.", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("submission", nargs="?", help="submission .zip file or .zarr directory (never modified)")
-    p.add_argument("--truth", "-t", help="ground-truth Zarr store (crop<N>/<class> arrays)")
+    p.add_argument("--truth", "-t", help="ground-truth Zarr store (crop<N>/<class> arrays), or the data "
+                   "folder of `csc fetch` (<dataset>/<dataset>.zarr/...) with --crops or --datasplit")
+    p.add_argument("--crops", help="with a data folder as --truth: crop ids to score, e.g. 234,236, or 'all'")
+    p.add_argument("--datasplit", help="with a data folder as --truth: score the crops of this "
+                   "datasplit CSV's validate rows")
+    p.add_argument("--classes", help="with a data folder as --truth: comma-separated classes to score "
+                   "(default: every class annotated in those crops)")
     p.add_argument("--manifest", "-m", help="test-crop manifest CSV (crop grids); default: the truth attributes")
     p.add_argument("--output", "-o", help="public results JSON (default results.json)")
     p.add_argument("--workers", "-w", type=int, help="worker processes (0 = automatic)")
@@ -72,7 +80,14 @@ def run(args: argparse.Namespace) -> int:
     if cfg.truth is None:
         raise ConfigError("--truth is required (or `truth` in the --config file): the ground-truth .zarr store")
     shard = parse_shard(args.shard) if args.shard else None
-    ev = evaluate(args.submission, cfg.truth, cfg.manifest, config=cfg, shard=shard)
+    from ..eval.datalayout import evaluate_on_data, is_data_layout
+
+    if args.crops or args.datasplit or is_data_layout(cfg.truth):
+        classes = tuple(c.strip() for c in (args.classes or "").split(",") if c.strip())
+        ev = evaluate_on_data(args.submission, cfg.truth, args.crops or (), datasplit=args.datasplit,
+                              classes=classes, config=cfg, shard=shard)
+    else:
+        ev = evaluate(args.submission, cfg.truth, cfg.manifest, config=cfg, shard=shard)
     if shard:
         stem = output_paths(cfg.output)["table"].with_suffix("")
         path = write_partial(ev, Path(f"{stem}.shard{shard[0]}of{shard[1]}.json"))

@@ -36,7 +36,8 @@ def add_parser(sub) -> None:
                    help="re-check local copies against the remote; re-fetch missing or corrupt "
                    "ones (report only with --dry-run)")
     p.add_argument("--test-manifest", type=Path,
-                   help="test-crop manifest CSV: also fetch the EM around those crops")
+                   help="test-crop manifest CSV whose crops' EM is fetched (default: the official "
+                   "manifest shipped with pycsc, or $PYCSC_TEST_MANIFEST)")
     p.add_argument("--alignment", help="alignment folder (default recon-1)")
     p.add_argument("--raw-name", help="EM group below the alignment (default em/fibsem-uint8)")
     p.add_argument("--retries", type=int, help="retries on 5xx and timeouts (default 5)")

@@ -15,7 +15,8 @@ from pathlib import Path
 
 from ..config import FetchConfig
 from ..errors import DataError, FetchError
-from ..io.manifest import CropRow, read_manifest_csv, write_manifest_csv, write_manifest_parquet
+from ..io.manifest import (CropRow, read_manifest_csv, resolve_test_manifest, write_manifest_csv,
+                           write_manifest_parquet)
 from ..io.s3 import S3Client
 from .crawl import crawl, parse_crops
 from .download import TransferStats, download, local_path, probe_sizes
@@ -48,13 +49,14 @@ def make_client(cfg: FetchConfig) -> S3Client:
 def plan_fetch(cfg: FetchConfig, client: S3Client | None = None) -> FetchPlan:
     """Crawl the bucket and list every key the config asks for."""
     client = client or make_client(cfg)
+    # the official test crops shipped with pycsc unless a manifest is named
     found = crawl(client, tuple(cfg.datasets), parse_crops(cfg.crops), tuple(cfg.classes),
-                  cfg.alignment, cfg.workers, cfg.test_manifest)
+                  cfg.alignment, cfg.workers, resolve_test_manifest(cfg.test_manifest))
     if not found.crops:
         raise FetchError(
             f"no crops match datasets={list(cfg.datasets) or 'all'} crops={cfg.crops!r} in "
-            f"s3://{cfg.bucket} ({cfg.endpoint_url or 'AWS'}); check the filters (test crops "
-            "need --test-manifest)")
+            f"s3://{cfg.bucket} ({cfg.endpoint_url or 'AWS'}); check the filters (test crops come "
+            f"from {resolve_test_manifest(cfg.test_manifest)}; --test-manifest names another)")
     return build_plan(client, found, cfg.alignment, cfg.raw_name, cfg.raw_padding, cfg.all_resolutions,
                       cfg.workers)
 

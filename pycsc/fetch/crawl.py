@@ -179,12 +179,19 @@ def crawl(client: S3Client, datasets: tuple[str, ...], selection: CropSelection,
         out.crops.append(CropSource(ds, crop_id, grid, tuple(cls_list), wanted, False, tuple(rows)))
     if test_manifest is not None and (selection.test or selection.ids is not None):
         rows = read_manifest(test_manifest)
+        absent = []
         for crop_id, merged in sorted(merge_by_crop(rows).items()):
             in_scope = not datasets or any(fnmatch.fnmatchcase(merged.dataset, p) for p in datasets)
-            if in_scope and selection.wants(crop_id, True):
+            if in_scope and selection.wants(crop_id, True) and merged.dataset not in names:
+                absent.append(f"crop{crop_id} ({merged.dataset})")   # no EM to fetch there
+            elif in_scope and selection.wants(crop_id, True):
                 labels = tuple(sorted({r.class_label for r in rows if r.crop_id == crop_id}))
                 grid = VoxelGrid(merged.voxel_size, merged.translation, merged.shape)
                 out.crops.append(CropSource(merged.dataset, crop_id, grid, labels, test=True))
+        if absent and not selection.train:
+            out.warnings.append(f"{len(absent)} test crop(s) of {test_manifest} are in datasets absent "
+                                f"from the bucket and were skipped: {', '.join(absent[:5])}"
+                                + (" ..." if len(absent) > 5 else ""))
     return out
 
 

@@ -8,6 +8,11 @@ The CSV format is the official ``test_crop_manifest.csv`` / ``train_crop_manifes
 
 vectors are zyx with ``;`` separators, so the file splits on ``,`` without quoting. The same
 table is written as Parquet (typed list columns) through pyarrow.
+
+The challenge's own tables ship with pycsc (``pycsc/tables/``, copied unchanged from the
+official toolbox; provenance in its README): :func:`shipped_table` locates one, and
+:func:`load_test_manifest` reads the official test-crop manifest (413 rows) unless a path or
+the ``PYCSC_TEST_MANIFEST`` environment variable names another file.
 """
 
 from __future__ import annotations
@@ -141,6 +146,60 @@ def read_manifest(path: str | os.PathLike) -> list[CropRow]:
     return read_manifest_parquet(path) if str(path).endswith(".parquet") else read_manifest_csv(path)
 
 
+#: Environment variable naming a test-crop manifest to use instead of the shipped one.
+TEST_MANIFEST_ENV = "PYCSC_TEST_MANIFEST"
+#: The official tables shipped in ``pycsc/tables/``.
+SHIPPED_TABLES = ("test_crop_manifest.csv", "train_crop_manifest.csv", "manifest.csv",
+                  "zip_manifest.csv", "classes.csv", "tested_classes.csv")
+
+
+def shipped_table(name: str) -> Path:
+    """Path of one of the official tables shipped with pycsc (see :data:`SHIPPED_TABLES`).
+
+    Examples
+    --------
+    >>> shipped_table("test_crop_manifest.csv").name
+    'test_crop_manifest.csv'
+    """
+    if name not in SHIPPED_TABLES:
+        raise DataError(f"no shipped table {name!r}; the tables are {', '.join(SHIPPED_TABLES)}")
+    path = Path(__file__).resolve().parent.parent / "tables" / name
+    if not path.is_file():
+        raise DataError(f"the shipped table {path} is missing: the pycsc installation is incomplete; "
+                        "reinstall pycsc")
+    return path
+
+
+def resolve_test_manifest(path: str | os.PathLike | None = None) -> Path:
+    """The test-crop manifest to use: `path` if given, else ``$PYCSC_TEST_MANIFEST``, else the
+    official manifest shipped with pycsc.
+
+    Examples
+    --------
+    >>> resolve_test_manifest("my.csv").name, resolve_test_manifest().name
+    ('my.csv', 'test_crop_manifest.csv')
+    """
+    if path is not None:
+        return Path(path)
+    env = os.environ.get(TEST_MANIFEST_ENV)
+    if env:
+        return Path(env)
+    return shipped_table("test_crop_manifest.csv")
+
+
+def load_test_manifest(path: str | os.PathLike | None = None) -> list[CropRow]:
+    """Rows of the test-crop manifest: `path` (CSV or Parquet), or by default the official
+    ``test_crop_manifest.csv`` shipped with pycsc (``$PYCSC_TEST_MANIFEST`` overrides it).
+
+    Examples
+    --------
+    >>> rows = load_test_manifest()
+    >>> len(rows), len({r.crop_id for r in rows})
+    (413, 16)
+    """
+    return read_manifest(resolve_test_manifest(path))
+
+
 def merge_by_crop(rows: Iterable[CropRow]) -> dict[int, CropRow]:
     """One geometry per crop id, as the official ``get_test_crops`` merges test rows:
     elementwise minimum voxel size and translation, maximum shape; class label ``"test"``."""
@@ -162,5 +221,6 @@ def merge_by_crop(rows: Iterable[CropRow]) -> dict[int, CropRow]:
 __all__ = [
     "COLUMNS", "CropRow", "format_vector", "parse_vector", "write_manifest_csv",
     "read_manifest_csv", "write_manifest_parquet", "read_manifest_parquet", "read_manifest",
-    "merge_by_crop",
+    "merge_by_crop", "TEST_MANIFEST_ENV", "SHIPPED_TABLES", "shipped_table", "resolve_test_manifest",
+    "load_test_manifest",
 ]

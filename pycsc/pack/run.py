@@ -28,6 +28,7 @@ from ..config import PackConfig, write_resolved
 from ..data import _store
 from ..data.crops import crop_sort_key, read_manifest_rows
 from ..errors import DataError
+from ..io.manifest import resolve_test_manifest
 
 
 def align_to_crop(group: str | Path, voxel_size, translation, shape, instance: bool) -> np.ndarray:
@@ -36,16 +37,23 @@ def align_to_crop(group: str | Path, voxel_size, translation, shape, instance: b
     target = np.asarray(voxel_size, float)
     lv = next((lv for lv in levels if np.allclose(lv.voxel_size, target, rtol=1e-5, atol=1e-8)), levels[0])
     data = _store.open_array(lv.path).read().result()
+    return align_array(data, lv.voxel_size, lv.translation, voxel_size, translation, shape, instance)
+
+
+def align_array(data: np.ndarray, source_voxel_size, source_translation, voxel_size, translation, shape,
+                instance: bool) -> np.ndarray:
+    """`data` (on a grid of `source_voxel_size` and `source_translation`) on the crop grid."""
+    target = np.asarray(voxel_size, float)
     if instance:
         if data.dtype.kind == "f":
             data = np.rint(data).astype(np.uint64)
         if data.dtype.kind == "b":
             data = data.astype(np.uint8)
-    same_grid = np.allclose(lv.voxel_size, target, rtol=1e-5, atol=1e-8)
+    same_grid = np.allclose(source_voxel_size, target, rtol=1e-5, atol=1e-8)
     if not same_grid:
         from ..ops import rescale
 
-        factors = tuple(float(a) / float(b) for a, b in zip(lv.voxel_size, target))
+        factors = tuple(float(a) / float(b) for a, b in zip(source_voxel_size, target))
         if instance:
             data = rescale(data, factors, order=0)
         else:
@@ -57,7 +65,7 @@ def align_to_crop(group: str | Path, voxel_size, translation, shape, instance: b
     elif data.dtype.kind == "i":
         data = data.astype(np.uint64)
     # placement by lower edges, in crop voxels
-    src_edge = np.asarray(lv.translation) - np.asarray(lv.voxel_size) / 2
+    src_edge = np.asarray(source_translation, float) - np.asarray(source_voxel_size, float) / 2
     crop_edge = np.asarray(translation, float) - target / 2
     offset = np.rint((src_edge - crop_edge) / target).astype(int)
     out = np.zeros(tuple(int(s) for s in shape), data.dtype)
@@ -103,7 +111,7 @@ def _human(n: float) -> str:
 
 def pack(cfg: PackConfig) -> dict:
     """Build ``<output>.zarr`` and zip it to `cfg.output`; returns what was packed and missed."""
-    rows = read_manifest_rows(cfg.manifest)
+    rows = read_manifest_rows(resolve_test_manifest(cfg.manifest))
     sources, missing = [], []
     for crop, ds, label, vs, tr, shape in rows:
         src = Path(cfg.input.format(dataset=ds, crop=crop)) / label

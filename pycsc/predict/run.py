@@ -34,7 +34,9 @@ from ..data.datasplit import crop_classes, find_crops
 from ..errors import ConfigError, DataError
 from ..io.s3_arrays import configure as configure_s3
 from ..data.s3_datasplit import em_group_for, is_s3, streamed_targets
+from ..io.manifest import resolve_test_manifest
 from .tiling import blend_weights, window_grid
+from .tta import wrap_tta
 
 RAW_NAME = "recon-1/em/fibsem-uint8"
 
@@ -72,9 +74,7 @@ def plan_jobs(cfg: PredictConfig, spec: dict) -> list[Job]:
     targets: list[Target] = []
     for entry in cfg.crops:
         if entry == "test":
-            if cfg.manifest is None:
-                raise ConfigError("crops = ['test'] needs `manifest` (the test-crop manifest CSV)")
-            targets += test_targets(cfg.manifest)
+            targets += test_targets(resolve_test_manifest(cfg.manifest))
         else:
             pattern = "*" if entry == "all" else crop_name(entry)
             targets += (streamed_targets(cfg, pattern) if is_s3(str(cfg.data_root))
@@ -240,6 +240,10 @@ def predict(cfg: PredictConfig) -> list[dict]:
     from ..train import checkpoint as ckpt
     from ..train.models import build_model
 
+    if cfg.checkpoints or cfg.class_models:
+        from .ensemble import predict_ensemble
+
+        return predict_ensemble(cfg)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     configure_s3(cfg.s3)
@@ -256,5 +260,6 @@ def predict(cfg: PredictConfig) -> list[dict]:
 
     results = []
     for job in tqdm(jobs, desc="predict", unit="crop", disable=not cfg.progress):
-        results.append(predict_job(cfg, spec, _Model(model, device, job.channels, spec["ndim"]), job))
+        run_model = wrap_tta(_Model(model, device, job.channels, spec["ndim"]), cfg.tta, spec["voxel_size_nm"])
+        results.append(predict_job(cfg, spec, run_model, job))
     return results

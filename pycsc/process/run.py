@@ -36,6 +36,7 @@ from ..config import ProcessConfig, write_resolved
 from ..data import _store
 from ..data.crops import crop_name, crop_sort_key, select_shard, test_targets
 from ..errors import ConfigError, DataError
+from ..io.manifest import resolve_test_manifest
 from ..predict.run import decode_probabilities
 from .blockwise import blocks, label_blockwise, write_blockwise
 from .segment import foreground, id_dtype, label_objects, release_buffers
@@ -267,9 +268,7 @@ def _targets(cfg: ProcessConfig) -> list[tuple[str, str, tuple[str, ...]]]:
     out = []
     for entry in cfg.crops:
         if entry == "test":
-            if cfg.manifest is None:
-                raise ConfigError("crops = ['test'] needs `manifest` (the test-crop manifest CSV)")
-            out += [(t.dataset, t.crop, t.classes) for t in test_targets(cfg.manifest)]
+            out += [(t.dataset, t.crop, t.classes) for t in test_targets(resolve_test_manifest(cfg.manifest))]
         else:
             out += [(ds, cr, ()) for ds, cr in find_groups(cfg.input, "*" if entry == "all" else crop_name(entry))]
     seen, unique = set(), []

@@ -34,6 +34,7 @@ from . import checkpoint as ckpt
 from .log import ScalarLog
 from .losses import confusion_counts, dice_iou, masked_bce
 from .models import build_model, model_spec
+from .official import OfficialValidator, epoch_score, is_validation_epoch
 from .slices import write_sample_slices
 
 
@@ -179,6 +180,10 @@ def train(cfg: TrainConfig) -> dict:
                               cfg.ndim, limit=cfg.validation_batches * cfg.batch_size)
         val_loader = _loader(val_set, cfg)
 
+    official = None
+    if main and cfg.validation_metric == "official":
+        official = OfficialValidator(cfg, val_rows, out / "validation")
+
     spec = model_spec(cfg)
     model = build_model(spec).to(device)
     optimizer = torch.optim.RAdam(model.parameters(), lr=cfg.learning_rate,
@@ -187,7 +192,7 @@ def train(cfg: TrainConfig) -> dict:
     scheduler = _scheduler(cfg, optimizer, total_steps)
     amp_dtype = _autocast(cfg, device)
     scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
-    step, best = 0, None
+    step, best, best_epoch, validation_seconds = 0, None, None, 0.0
     if cfg.resume and (ckpt_dir / ckpt.LATEST).is_file():
         state = ckpt.load(ckpt_dir / ckpt.LATEST, map_location=device)
         if state["spec"] != spec:
@@ -198,7 +203,7 @@ def train(cfg: TrainConfig) -> dict:
         if scheduler is not None and state.get("scheduler"):
             scheduler.load_state_dict(state["scheduler"])
         scaler.load_state_dict(state["scaler"])
-        step, best = int(state["step"]), state["best"]
+        step, best, best_epoch = int(state["step"]), state["best"], state.get("best_epoch")
         ckpt.set_rng_state(state["rng"])
         if main:
             print(f"train: resuming from {ckpt_dir / ckpt.LATEST} at step {step}")
@@ -210,7 +215,8 @@ def train(cfg: TrainConfig) -> dict:
     def snapshot() -> dict:
         return {"spec": spec, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict() if scheduler is not None else None,
-                "scaler": scaler.state_dict(), "step": step, "best": best, "rng": ckpt.rng_state(),
+                "scaler": scaler.state_dict(), "step": step, "best": best, "best_epoch": best_epoch,
+                "rng": ckpt.rng_state(),
                 "config": cfg.__class__.__name__}
 
     log = ScalarLog(out / "logs", enabled=main)
@@ -258,19 +264,22 @@ def train(cfg: TrainConfig) -> dict:
                 ckpt.save(snapshot(), ckpt_dir / ckpt.LATEST)
         if main:
             train_loss = float(np.mean(epoch_losses))
-            if val_loader is not None:
+            validating, scores = is_validation_epoch(cfg, epoch), None
+            if val_loader is not None and validating:
                 last_val = validate(model, val_loader, device, pos_weight, amp_dtype)
                 write_sample_slices(log.tensorboard, step, model, val_loader, device, cfg.classes)
-                dice = [d for d in last_val["dice"] if not math.isnan(d)]
-                score = float(np.mean(dice)) if dice else -last_val["loss"]
                 log.write(step, epoch=epoch, val_loss=last_val["loss"],
                           **{f"val_dice/{c}": d for c, d in zip(cfg.classes, last_val["dice"])},
                           **{f"val_iou/{c}": v for c, v in zip(cfg.classes, last_val["iou"])})
-            else:
-                score = -train_loss
-            improved = best is None or score > best
+            if official is not None and validating:
+                scores = official(ckpt.save({"spec": spec, "model": model.state_dict()},
+                                            out / "validation" / "model.pt"))
+                validation_seconds += scores.seconds
+                log.write(step, epoch=epoch, **scores.scalars())
+            score = epoch_score(cfg, train_loss, last_val if validating else None, scores)
+            improved = validating and (best is None or score > best)
             if improved:
-                best = score
+                best, best_epoch = score, epoch + 1
             state = snapshot()
             if improved:  # best first: a kill in between then only repeats this epoch
                 ckpt.save(state, ckpt_dir / ckpt.BEST)
@@ -278,13 +287,16 @@ def train(cfg: TrainConfig) -> dict:
             bar.write(f"epoch {epoch + 1}/{cfg.epochs}: train loss {train_loss:.4f}"
                       + (f", val loss {last_val['loss']:.4f}, val Dice "
                          + " ".join(f"{c}={d:.3f}" for c, d in zip(cfg.classes, last_val["dice"]))
-                         if last_val else "") + (" (best)" if improved else ""))
+                         if last_val and validating else "")
+                      + (f", official score {scores.overall:.4f} ({scores.seconds:.0f} s)" if scores else "")
+                      + (" (best)" if improved else ""))
         if world > 1:
             torch.distributed.barrier()
     bar.close()
     log.close()
     if world > 1:
         torch.distributed.destroy_process_group()
-    return {"steps": step, "best_score": best, "seconds": time.perf_counter() - t_start,
+    return {"steps": step, "best_score": best, "best_epoch": best_epoch, "metric": cfg.validation_metric,
+            "validation_seconds": validation_seconds, "seconds": time.perf_counter() - t_start,
             "latest": str(ckpt_dir / ckpt.LATEST), "best": str(ckpt_dir / ckpt.BEST),
             "validation": last_val}

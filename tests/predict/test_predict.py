@@ -100,8 +100,9 @@ def test_predict_end_to_end_and_resume(toy, tmp_path, capsys):
 
 def test_plan_errors(toy, tmp_path):
     spec = _spec()
-    with pytest.raises(ConfigError, match="needs `manifest`"):
-        plan_jobs(PredictConfig(), spec)
+    # no manifest: the official test crops shipped with pycsc (every one scores mito or nuc)
+    shipped = plan_jobs(PredictConfig(), spec)
+    assert len(shipped) == 16 and {j.target.crop for j in shipped} >= {"crop557", "crop982"}
     with pytest.raises(ConfigError, match="not outputs of the model"):
         plan_jobs(PredictConfig(manifest=toy["manifest"], classes=("er",)), spec)
     with pytest.raises(DataError, match="no local crop"):
