@@ -152,6 +152,11 @@ def resolve(cls: type[C], path: str | os.PathLike | None, overrides: Mapping[str
     return from_mapping(cls, merged, source)
 
 
+def _toml_key(key: Any) -> str:
+    key = str(key)
+    return key if key and all(ch.isalnum() or ch in "_-" for ch in key) else _to_toml_value(key)
+
+
 def _to_toml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -162,6 +167,9 @@ def _to_toml_value(value: Any) -> str:
         return f'"{s}"'
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_to_toml_value(v) for v in value) + "]"
+    if isinstance(value, Mapping):  # inline table, e.g. a [train.targets] entry
+        return "{" + ", ".join(f"{_toml_key(k)} = {_to_toml_value(v)}" for k, v in value.items()
+                               if v is not None) + "}"
     raise ConfigError(f"cannot write {value!r} to TOML")
 
 
@@ -175,7 +183,7 @@ def to_toml(cfg: Any) -> str:
         if dataclasses.is_dataclass(value):
             tables.append(f"\n[{f.name}]\n" + to_toml(value))
         elif isinstance(value, dict):
-            body = "".join(f"{k} = {_to_toml_value(v)}\n" for k, v in value.items() if v is not None)
+            body = "".join(f"{_toml_key(k)} = {_to_toml_value(v)}\n" for k, v in value.items() if v is not None)
             tables.append(f"\n[{f.name}]\n" + body)
         else:
             flat.append(f"{f.name} = {_to_toml_value(value)}\n")
@@ -358,8 +366,31 @@ class TrainConfig:
     resume: bool = _opt(True, "continue from output_dir/checkpoints/latest.pt when it exists")
     progress: bool = _opt(True, "show a progress bar")
     augment: AugmentConfig = _opt(AugmentConfig(), "augmentation")
+    targets: dict = _opt({}, "per-class target: kind name or {kind = ..., <params>} "
+                         "(binary, sdt, boundary, affinity); unlisted classes are binary")
+    input_voxel_size_nm: Optional[tuple[float, float, float]] = _opt(
+        None, "network input voxel size (z, y, x); unset = voxel_size_nm")
+    input_shape: Optional[tuple[int, int, int]] = _opt(None, "network input patch (voxels); unset = patch_shape")
+    target_voxel_size_nm: Optional[tuple[float, float, float]] = _opt(
+        None, "target / output voxel size (z, y, x); unset = voxel_size_nm")
+    target_shape: Optional[tuple[int, int, int]] = _opt(None, "target patch (voxels); unset = patch_shape")
+
+    def input_grid(self) -> tuple[tuple[int, int, int], tuple[float, float, float]]:
+        """``(shape, voxel_size_nm)`` of the network input (``patch_shape`` and ``voxel_size_nm``
+        unless ``input_shape`` / ``input_voxel_size_nm`` are set)."""
+        return (self.input_shape or self.patch_shape, self.input_voxel_size_nm or self.voxel_size_nm)
+
+    def target_grid(self) -> tuple[tuple[int, int, int], tuple[float, float, float]]:
+        """``(shape, voxel_size_nm)`` of the targets and the network output."""
+        return (self.target_shape or self.patch_shape, self.target_voxel_size_nm or self.voxel_size_nm)
 
     def validate(self) -> None:
+        from .targets import class_targets
+
+        class_targets(self.classes, self.targets)
+        for name in ("input_voxel_size_nm", "target_voxel_size_nm", "input_shape", "target_shape"):
+            value = getattr(self, name)
+            _check(value is None or min(value) > 0, f"`{name}` must be positive; got {value}")
         _check(len(self.classes) > 0, "`classes` must name at least one class")
         _check(len(set(self.classes)) == len(self.classes), f"`classes` has duplicates: {list(self.classes)}")
         _check(self.ndim in (2, 3), f"`ndim` must be 2 or 3; got {self.ndim}")
