@@ -16,6 +16,7 @@ class Binary(Target):
     default_loss = "bce"
     decoder = "threshold"
     defaults = {}
+    needs_ids = False
 
     def make(self, labels, known, voxel_size_nm, **params):
         """Examples

@@ -40,6 +40,8 @@ class Target:
     decoder: str = "threshold"
     #: parameters and their defaults (a config may set any of them, nothing else)
     defaults: Mapping[str, Any] = {}
+    #: whether :meth:`make` tells objects apart (False: ``labels != 0`` is all it reads)
+    needs_ids: bool = True
 
     def channels(self, ndim: int) -> list[str]:
         """Channel names for a network of `ndim` spatial dimensions ("" for a single channel)."""
