@@ -503,6 +503,10 @@ class ProcessConfig:
     min_sizes: dict = _opt({}, "per-class minimum object sizes, e.g. {mito = 500}")
     watershed: bool = _opt(False, "split touching objects with a distance watershed (scikit-image)")
     watershed_min_distance: int = _opt(4, "voxels between watershed seeds")
+    decoders: dict = _opt({}, "per-class decoder replacing the one of the stored target kind, "
+                          "e.g. {mito = \"sdt_cc\"} (threshold, sdt_cc, sdt_watershed, "
+                          "boundary_watershed, affinity_watershed)")
+    seed_threshold: float = _opt(0.75, "sdt/boundary/affinity decoders: how sure a voxel must be to seed an object")
     hook: Optional[str] = _opt(None, "'file.py:function' or 'module:function' replacing the default")
     block_shape: tuple[int, int, int] = _opt((256, 256, 256), "blockwise processing unit (voxels)")
     overwrite: bool = _opt(False, "replace existing outputs (else finished classes are skipped)")
@@ -518,6 +522,11 @@ class ProcessConfig:
                                                           self.min_sizes.items()}}.items():
             _check(isinstance(value, int) and value >= 0, f"`{name}` must be an integer >= 0; got {value!r}")
         _check(min(self.block_shape) >= 1, f"`block_shape` must be positive; got {self.block_shape}")
+        from .process.decode import list_decoders
+
+        for cls, name in self.decoders.items():
+            _check(name in list_decoders(), f"`decoders.{cls}` must be one of {list_decoders()}; got {name!r}")
+        _check(0.0 < self.seed_threshold < 1.0, f"`seed_threshold` must be in (0, 1); got {self.seed_threshold}")
         _check("{crop}" in self.input and "{crop}" in self.output,
                "`input` and `output` must contain '{crop}'")
         _check_shard(self.shard)

@@ -32,6 +32,7 @@ from ..data.crops import crop_name, crop_sort_key, select_shard, test_targets
 from ..errors import ConfigError, DataError
 from ..predict.run import decode_probabilities
 from .blockwise import blocks, label_blockwise, relabel_blocks
+from .decode import DecodeParams, choose_decoder, decode_group, target_of
 
 
 def load_hook(spec: str) -> Callable:
@@ -93,6 +94,11 @@ def _id_dtype(n: int) -> str:
 
 def process_class(cfg: ProcessConfig, in_group: Path, out_group: Path, cls: str) -> dict:
     """Process one class volume; returns a summary."""
+    decoder = choose_decoder(target_of(_store.read_attrs(in_group)), cfg.decoders.get(cls), f"`decoders.{cls}`")
+    if decoder != "threshold" and cfg.hook is None:  # sdt / boundary / affinity predictions
+        params = DecodeParams(float(cfg.thresholds.get(cls, cfg.threshold)), cfg.seed_threshold,
+                              cfg.connectivity, cls in cfg.instance_classes)
+        return decode_group(in_group, out_group, cls, decoder, params, int(cfg.min_sizes.get(cls, cfg.min_size)))
     s0 = _store.read_levels(in_group)[0]
     src = _store.open_array(s0.path)
     shape = s0.shape

@@ -1,8 +1,9 @@
 """``sdt``: the signed distance to the class surface in nm, squashed as ``tanh(d / scale_nm)``.
 
 Positive inside objects, negative outside (the COSEM convention). For instance labels the
-surface also runs between touching objects: a voxel next to another object's voxel is on
-the surface (d = 0), so thresholding at 0 keeps touching objects apart.
+surface also runs between touching objects: a voxel next to another object's voxel is a
+wall voxel (d = -half a voxel) and the distances inside are measured to the walls too, so
+thresholding at 0 keeps touching objects apart.
 
 Exactness near unknown voxels. With Z the surface set seen from a voxel (known voxels of
 the opposite side, plus object-object interfaces) and U the unknown voxels (including
@@ -57,6 +58,7 @@ def signed_distance(labels: np.ndarray, known: np.ndarray, voxel_size_nm, *, sat
     lower = np.where(inside, d_in_low, np.where(bg, d_out_low, 0.0))
     trusted = kn & ((upper <= lower * (1 + 1e-9)) | (lower >= saturation * scale_nm))
     signed = np.where(inside, upper, -upper)
+    signed[interface] = -0.5 * min(sampling)     # the wall between touching objects: outside
     if squeeze:
         signed, trusted = signed[None], trusted[None]
     return signed, trusted
