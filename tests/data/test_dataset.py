@@ -124,3 +124,34 @@ def test_grid_patches_tile_every_crop(toy):
     assert len(grid) == 2 * (2 * 3 * 3)    # 24x48x48 crops, 16^3 tiles
     assert len(GridPatches(reader, 3, limit=5)) == 5
     assert grid[0]["target"].shape == grid[0]["mask"].shape == (2, 16, 16, 16)
+
+
+def test_loader_targets_follow_the_layout_and_match_whole_crop_references(toy):
+    """sdt of nuc and boundaries of mito, read through the loader, against scipy/skimage on
+    the whole crop (crop1: z 0..24 of the 48^3 toy); values the loader keeps must agree."""
+    from scipy import ndimage as ndi
+    find_boundaries = pytest.importorskip("skimage.segmentation").find_boundaries
+
+    scale = 24.0
+    reader = PatchReader(_rows(toy), ("mito", "nuc"), (8, 16, 16), (8, 8, 8),
+                         targets={"nuc": {"kind": "sdt", "scale_nm": scale}, "mito": "boundary"})
+    assert [c.label for c in reader.layout] == ["mito/fg", "mito/boundary", "nuc"]
+    assert reader.margin == (9, 9, 9)                   # 3 * 24 nm of context at 8 nm
+    nuc = toy["labels"]["nuc"][:24] > 0
+    mito = toy["labels"]["mito"][:24]
+    inside = ndi.distance_transform_edt(nuc, sampling=8.0)
+    outside = ndi.distance_transform_edt(~nuc, sampling=8.0)
+    ref_sdt = np.tanh(np.where(nuc, inside, -outside) / scale)
+    ref_boundary = find_boundaries(mito, connectivity=1, mode="inner")
+    kept = 0
+    for corner in [(8, 16, 16), (0, 0, 0), (16, 32, 32)]:
+        z, y, x = corner
+        p = reader.read(0, (np.asarray(corner) + np.array([4, 8, 8])) * 8.0 - 4.0)
+        sl = np.s_[z:z + 8, y:y + 16, x:x + 16]
+        m = p.mask[2] > 0
+        np.testing.assert_allclose(p.target[2][m], ref_sdt[sl][m], atol=6e-3)   # saturated: within 0.5 %
+        kept += m.sum()
+        np.testing.assert_array_equal(p.target[0], mito[sl] > 0)
+        mb = p.mask[1] > 0
+        np.testing.assert_array_equal(p.target[1][mb] > 0, ref_boundary[sl][mb])
+    assert kept > 0.25 * 3 * 8 * 16 * 16      # a 24-voxel-thick crop: its z faces are unknown beyond
