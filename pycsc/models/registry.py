@@ -113,6 +113,9 @@ def _call(name: str, fn: Callable, kwargs: dict):
         model = fn(**kwargs)
     except ConfigError:
         raise
+    except ImportError as exc:   # e.g. MONAI's SwinUNETR without einops
+        raise ConfigError(f"[train.model] model {name!r} needs a package that is not installed "
+                          f"({str(exc).splitlines()[0]}); pip install 'pycsc[monai]' or the package named") from None
     except (TypeError, ValueError, AssertionError) as exc:
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ConfigError(f"[train.model] model {name!r} rejected its arguments ({message}); "

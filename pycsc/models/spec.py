@@ -51,11 +51,12 @@ def _grids(cfg: Any) -> tuple[tuple, tuple, tuple, tuple]:
 
 def check_model(cfg: Any) -> None:
     """Config-time checks of a TrainConfig's model against its grids (one-line ConfigErrors)."""
-    from .registry import size_divisor, upsample_factor
+    from .registry import check_kwargs, model_entry, size_divisor, upsample_factor
 
     name, kwargs = model_table(cfg)
     if name.startswith("monai.") or ":" in name:
         return                      # checked when built: the network itself reports bad sizes
+    check_kwargs(name, model_entry(name).build, kwargs)
     f = size_divisor(name, kwargs)
     up = upsample_factor(name)
     in_shape, in_vs, out_shape, out_vs = _grids(cfg)
