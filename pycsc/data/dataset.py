@@ -33,6 +33,7 @@ import numpy as np
 from ..config import AugmentConfig
 from ..targets import channel_layout, class_targets, get_target
 from . import _store, augment, warp
+from ._memory import keep_freed_memory
 from .classes import exclusive_classes
 from .datasplit import SplitRow
 
@@ -173,6 +174,7 @@ class PatchReader:
 
     def read(self, i: int, centre_nm, d: augment.Draw | None = None) -> Patch:
         """The patch of crop `i` centred on world position `centre_nm`, moved by the draw `d`."""
+        keep_freed_memory()
         d = d or augment.Draw()
         crop = self.crop(i)
         centre = np.asarray(centre_nm, float)
@@ -185,7 +187,10 @@ class PatchReader:
                                ids=get_target(self.kinds[c][0]).needs_ids)
                for c in self.classes if c in crop.label_levels}
         inside = self._inside(crop, centre, shape, d, half)
-        targets, masks = [], []
+        core = tuple(slice(m, m + n) for m, n in zip(self.margin, self.patch_shape))
+        target = np.empty((len(self.layout), *self.patch_shape), np.float32)
+        mask = np.empty_like(target)
+        k = 0
         for c in self.classes:
             if c in ids:
                 labels, known = ids[c][0], inside
@@ -195,15 +200,13 @@ class PatchReader:
                 for other in self.exclusive.get(c, ()):
                     if other in ids:
                         known |= ids[other][0] != 0
-                known &= inside
+                known = known & inside
             kind, params = self.kinds[c]
-            t, m = get_target(kind).make(labels, known, self.voxel_size, **params)
-            targets.append(t)
-            masks.append(m)
-        core = (slice(None),) + tuple(slice(m, m + n) for m, n in zip(self.margin, self.patch_shape))
-        target = np.concatenate(targets)[core]
-        mask = np.concatenate(masks)[core]
-        return Patch(raw, np.ascontiguousarray(target), np.ascontiguousarray(mask))
+            t = get_target(kind)
+            n = len(t.channels(2 if self.patch_shape[0] == 1 else 3))
+            t.make_into(labels, known, self.voxel_size, target[k:k + n], mask[k:k + n], core, **params)
+            k += n
+        return Patch(raw, target, mask)
 
     def _sample(self, levels, centre, shape, vs, d, half, order, ids=True):
         """A source on an output grid around `centre`, moved by `d`; and its world offsets.
@@ -228,16 +231,18 @@ class PatchReader:
     def _inside(self, crop: Crop, centre, shape, d, half) -> np.ndarray:
         """Whether each output voxel's world position lies inside the crop."""
         lo, hi = crop.lower - centre, crop.upper - centre
-        if not d.warps:
+        if not d.warps:  # a box: one 1D test per output axis, broadcast (a view when all inside)
             offs = warp.offsets_nm(shape, self.voxel_size)
-            inside = np.ones(shape, bool)
+            axis_masks = []
             for a in range(3):
                 k = int(np.flatnonzero(d.flip_perm[:, a])[0])
                 w = d.flip_perm[k, a] * offs[a]
                 sl = [None, None, None]
                 sl[a] = slice(None)
-                inside &= ((w >= lo[k]) & (w < hi[k]))[tuple(sl)]
-            return inside
+                axis_masks.append(((w >= lo[k]) & (w < hi[k]))[tuple(sl)])
+            if all(m.all() for m in axis_masks):
+                return np.broadcast_to(np.True_, shape)
+            return axis_masks[0] & axis_masks[1] & axis_masks[2]
         pos = warp.world_positions(shape, self.voxel_size, d, half).numpy()
         return np.all((pos >= lo) & (pos < hi), axis=-1)
 

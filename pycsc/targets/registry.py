@@ -76,6 +76,14 @@ class Target:
         """
         raise NotImplementedError
 
+    def make_into(self, labels: np.ndarray, known: np.ndarray, voxel_size_nm: Sequence[float],
+                  target_out: np.ndarray, mask_out: np.ndarray, core: tuple, **params: Any) -> None:
+        """:meth:`make`, cropped to `core` (a slice per axis) and written into the given
+        float32 ``[n_channels, ...]`` views (the loader's preallocated batch rows)."""
+        target, mask = self.make(labels, known, voxel_size_nm, **params)
+        target_out[...] = target[(slice(None), *core)]
+        mask_out[...] = mask[(slice(None), *core)]
+
     def resolve(self, params: Mapping[str, Any], where: str) -> dict[str, Any]:
         """`params` checked against :attr:`defaults` (unknown keys are errors naming `where`)."""
         unknown = sorted(set(params) - set(self.defaults))

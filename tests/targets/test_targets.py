@@ -128,3 +128,19 @@ def test_affinities_match_direct_neighbour_comparisons():
                 assert (t[c][idx], m[c][idx]) == (float(lab[idx] == lab[tuple(prev)]), 1)
     t2, _ = get_target("affinity").make(lab[:1], known[:1], VS)       # a 2D patch: y and x only
     assert t2.shape == (3, 1, 7, 8)
+
+
+@pytest.mark.parametrize("kind", ["binary", "sdt", "boundary", "affinity"])
+def test_make_into_equals_make_also_with_the_loaders_all_known_view(kind):
+    lab = np.random.default_rng(0).integers(0, 3, (10, 12, 14))
+    t, m = get_target(kind).make(lab, np.ones(lab.shape, bool), VS)
+    everywhere = np.broadcast_to(np.True_, lab.shape)        # what the loader passes inside a crop
+    t2, m2 = get_target(kind).make(lab, everywhere, VS)
+    np.testing.assert_array_equal(t, t2)
+    np.testing.assert_array_equal(m, m2)
+    core = (slice(1, 9), slice(2, 10), slice(3, 11))
+    out_t = np.full((t.shape[0], 8, 8, 8), np.nan, np.float32)
+    out_m = out_t.copy()
+    get_target(kind).make_into(lab, everywhere, VS, out_t, out_m, core)
+    np.testing.assert_array_equal(out_t, t[(slice(None), *core)])
+    np.testing.assert_array_equal(out_m, m[(slice(None), *core)])
