@@ -123,3 +123,49 @@ def test_checkpoint_of_another_model_is_one_line(tiny, tmp_path):
     with pytest.raises(DataError, match=r"does not fit the model its spec names .*resnet") as info:
         _predict(tiny, tmp_path / "lying.pt", tmp_path / "pred")
     assert "\n" not in str(info.value)
+
+
+def test_cli_toml_model_table_flags_and_datasplit_table(tiny, tmp_path):
+    """`csc train` reads [train.model]/[train.loss]/[train.scheduler], merges --model flags into the
+    table, and makes a missing datasplit with the file's [datasplit] table."""
+    from pycsc.cli.main import main
+    from pycsc.data.datasplit import read_datasplit
+
+    split = tmp_path / "split.csv"
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f"""[datasplit]
+data_root = "{tiny['data_root']}"
+output = "ignored.csv"
+classes = ["nuc"]
+validation_fraction = 0.0
+
+[train]
+datasplit = "{split}"
+data_root = "{tiny['data_root']}"
+output_dir = "{tmp_path / 'run'}"
+classes = ["mito", "nuc"]
+patch_shape = [16, 16, 16]
+batch_size = 1
+epochs = 1
+iterations_per_epoch = 2
+num_workers = 0
+threads = 1
+validation_batches = 0
+progress = false
+
+[train.model]
+name = "unet"
+base_channels = 8
+depth = 1
+
+[train.loss]
+name = "bce+dice"
+
+[train.scheduler]
+name = "PolynomialLR"
+warmup_steps = 1
+""")
+    assert main(["train", str(cfg), "--model", "base_channels=4"]) == 0
+    assert {r.classes for r in read_datasplit(split)} == {("nuc",)}       # the [datasplit] table's classes
+    spec = ckpt.load(tmp_path / "run" / "checkpoints" / "latest.pt")["spec"]
+    assert spec["model"] == {"name": "unet", "kwargs": {"base_channels": 4, "depth": 1}}
