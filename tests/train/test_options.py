@@ -68,3 +68,16 @@ def test_schedule_names(scheduler, cls):
 def test_config_errors(kw, message):
     with pytest.raises(ConfigError, match=message):
         TrainConfig(**kw).validate()
+
+
+def test_device_selection():
+    from pycsc.train.loop import select_device
+
+    assert select_device("cpu").type == "cpu"
+    expected = "cuda" if torch.cuda.is_available() else (
+        "mps" if torch.backends.mps.is_available() else "cpu")
+    assert select_device("auto").type == expected
+    if not torch.backends.mps.is_available():
+        with pytest.raises(ConfigError, match="`device` = 'mps' but torch sees no Apple MPS device"):
+            select_device("mps")
+    assert TrainConfig(device="mps").device == "mps"
