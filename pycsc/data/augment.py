@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..config import AugmentConfig
+from ..errors import ConfigError
 
 _AXIS = {"z": 0, "y": 1, "x": 2}
 
@@ -156,7 +157,11 @@ def apply_intensity(raw: np.ndarray, d: Draw, rng: np.random.Generator, voxel_si
         raw *= np.float32(d.contrast)
         raw += np.float32(d.brightness - 0.5 * (d.contrast - 1.0))   # contrast about mid-grey
     if d.blur_sigma_nm > 0:
-        from scipy.ndimage import gaussian_filter
+        try:
+            from scipy.ndimage import gaussian_filter
+        except ImportError:
+            raise ConfigError("`augment.blur_prob` > 0 needs scipy: pip install 'pycsc[train]' "
+                              "(or pip install scipy), or set blur_prob = 0") from None
 
         sigma = [0.0] * (raw.ndim - 3) + [d.blur_sigma_nm / float(v) if n > 1 else 0.0
                                            for v, n in zip(voxel_size_nm, raw.shape[-3:])]

@@ -35,6 +35,17 @@ def _distance(mask_of_sources: np.ndarray, sampling) -> np.ndarray:
     return distance_transform_edt(~mask_of_sources, sampling=sampling)
 
 
+def _distance_to_outside(shape, sampling) -> np.ndarray:
+    """Distance from each voxel centre to the nearest voxel centre just outside the array."""
+    out = None
+    for a, (n, v) in enumerate(zip(shape, sampling)):
+        i = np.arange(n)
+        d = np.minimum(i + 1, n - i) * float(v)
+        d = d.reshape([-1 if k == a else 1 for k in range(len(shape))])
+        out = d if out is None else np.minimum(out, d)
+    return np.broadcast_to(out, shape)
+
+
 def signed_distance(labels: np.ndarray, known: np.ndarray, voxel_size_nm, *, saturation: float,
                     scale_nm: float) -> tuple[np.ndarray, np.ndarray]:
     """Signed distance in nm and whether it is trusted (see the module docstring)."""
@@ -46,16 +57,18 @@ def signed_distance(labels: np.ndarray, known: np.ndarray, voxel_size_nm, *, sat
     fg = (lab != 0) & kn
     bg = (lab == 0) & kn
     interface = differs_from_neighbour(np.where(kn, lab, 0), range(lab.ndim), nonzero_only=True) & fg
-    # one layer of unknown voxels around the array stands for everything outside the patch
-    unknown = np.pad(~kn, 1, constant_values=True)
+    # one layer of unknown voxels around the array stands for everything outside the patch;
+    # dist(v, Z u U) = min(dist(v, Z), dist(v, U)), so U costs one transform for both sides
     inner = (slice(1, -1),) * lab.ndim
-    zero_in = np.pad(bg | interface, 1)          # surface seen from inside an object
-    zero_out = np.pad(fg, 1)                      # surface seen from the background
-    d_in, d_in_low = _distance(zero_in, sampling)[inner], _distance(zero_in | unknown, sampling)[inner]
-    d_out, d_out_low = _distance(zero_out, sampling)[inner], _distance(zero_out | unknown, sampling)[inner]
+    if not any(kn.strides) or kn.all():          # only the outside is unknown: per-axis distance
+        to_unknown = _distance_to_outside(lab.shape, sampling)
+    else:
+        to_unknown = _distance(np.pad(~kn, 1, constant_values=True), sampling)[inner]
+    d_in = _distance(bg | interface, sampling)    # surface seen from inside an object
+    d_out = _distance(fg, sampling)               # surface seen from the background
     inside = fg & ~interface
     upper = np.where(inside, d_in, np.where(bg, d_out, 0.0))
-    lower = np.where(inside, d_in_low, np.where(bg, d_out_low, 0.0))
+    lower = np.minimum(upper, to_unknown)
     trusted = kn & ((upper <= lower * (1 + 1e-9)) | (lower >= saturation * scale_nm))
     signed = np.where(inside, upper, -upper)
     signed[interface] = -0.5 * min(sampling)     # the wall between touching objects: outside
