@@ -241,7 +241,7 @@ def train(cfg: TrainConfig, datasplit: DatasplitConfig | None = None) -> dict:
     train_loader = _loader(RandomPatches(reader, cfg.ndim, cfg.augment), cfg, epoch_sampler)
     pos_weight = None
     if cfg.weight_loss:
-        per_class = positive_weights(train_rows, cfg.classes, cfg.voxel_size_nm, cache=out / "class_counts.json")
+        per_class = positive_weights(train_rows, cfg.classes, cfg.target_grid()[1], cache=out / "class_counts.json")
         index = {c: i for i, c in enumerate(cfg.classes)}
         # the class's foreground weight fits its foreground-like channel (binary, sdt, "fg"),
         # not boundary or affinity channels, whose balance differs

@@ -84,7 +84,12 @@ def _scheduler_class(name: str):
 
 
 def check_train_options(cfg: Any) -> None:
-    """Config-time checks: the model against the grids, and the loss/optimizer/scheduler tables."""
+    """Config-time checks: the model against the grids, and the loss/optimizer/scheduler tables
+    (skipped without torch: such a config can be read and written, not trained)."""
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return
     from ..models.spec import check_model
     from .losses import check_loss_table
 

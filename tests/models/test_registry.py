@@ -100,3 +100,15 @@ def test_monai_missing_names_the_extra(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_monai)
     with pytest.raises(ConfigError, match=r"needs MONAI: pip install 'pycsc\[monai\]'"):
         create_model("monai.BasicUNet", ndim=3, in_channels=1, out_channels=1)
+
+
+@pytest.mark.parametrize("flags,message", [
+    (["--model", "name=unte"], "`name` = 'unte' is not a known model; use one of"),
+    (["--model", "name=unet", "detph=3"], "key 'detph' is not an argument of model 'unet'; accepted keys"),
+])
+def test_cli_bad_model_is_one_line(flags, message, capsys):
+    from pycsc.cli.main import main
+
+    assert main(["train", *flags]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("csc train: error:") and message in err and len(err.strip().splitlines()) == 1
