@@ -73,7 +73,7 @@ def model_entry(name: str) -> ModelEntry:
 
 
 def _load_builtins() -> None:
-    from . import convnets, cosem, vit  # noqa: F401  (registration happens on import)
+    from . import cellmap, convnets, cosem, vit  # noqa: F401  (registration happens on import)
 
 
 def check_kwargs(name: str, fn: Callable, kwargs: dict, fixed=_FIXED) -> None:

@@ -62,7 +62,7 @@ def test_mednext_presets_build(size):
 
 
 @pytest.mark.parametrize("name,kwargs,message", [
-    ("unte", {}, r"`name` = 'unte' is not a known model; use one of cosem_upsample_unet, resnet, unet, vit"),
+    ("unte", {}, r"`name` = 'unte' is not a known model; use one of cellmap_cosem, cosem_upsample_unet, resnet, unet, vit"),
     ("unet", {"detph": 2}, r"key 'detph' is not an argument of model 'unet'; accepted keys: base_channels, depth"),
     ("unet", {"depth": 0}, r"`depth` must be an integer >= 1; got 0"),
     ("vit", {"embed_dim": 10, "num_heads": 4}, r"`embed_dim` \(10\) must be divisible by `num_heads`"),
