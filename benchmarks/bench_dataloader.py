@@ -188,7 +188,8 @@ def main() -> None:
                     r = run_cellmap(data, scenario, w, args.n)
                 except Exception as exc:  # report, keep the other rows
                     r = f"failed: {type(exc).__name__}: {exc}"
-                print(json.dumps({"scenario": scenario, "workers": w, "rate": r}), flush=True)
+                cpu = CPU_RATES[-1] if w == 0 and isinstance(r, float) else None
+                print(json.dumps({"scenario": scenario, "workers": w, "rate": r, "cpu": cpu}), flush=True)
         return
 
     sys.path.insert(0, str(Path(__file__).parent))
@@ -213,6 +214,8 @@ def main() -> None:
                 if line.startswith("{"):
                     row = json.loads(line)
                     theirs[(row["scenario"], row["workers"])] = row["rate"]
+                    if row.get("cpu"):
+                        theirs[(row["scenario"], "cpu")] = row["cpu"]
             if proc.returncode:
                 print(f"cellmap-data runner failed ({proc.returncode}): {proc.stderr.strip()[-800:]}")
         print(f"load after:  {_uptime()}")
@@ -227,8 +230,12 @@ def main() -> None:
             if isinstance(ref, str):
                 print(f"           cellmap-data {ref}")
     print(f"pycsc flips x0 without the in-memory crop cache: {uncached:.2f} patches/s")
-    print("pycsc x0 per CPU second of the loading process (what a quiet core would give): "
-          + ", ".join(f"{sc} {ours[(sc, 'cpu')]:.1f}" for sc in args.scenarios))
+    print("\nworkers 0, patches per CPU second of the loading process (load-independent; what one "
+          "quiet core gives):")
+    for sc in args.scenarios:
+        ref = theirs.get((sc, "cpu"))
+        print(f"{sc:10s} {'cpu':>7s} {ours[(sc, 'cpu')]:9.2f} "
+              + (f"{ref:13.2f} {ours[(sc, 'cpu')] / ref:7.2f}" if ref else f"{'n/a':>13s}"))
 
 
 if __name__ == "__main__":

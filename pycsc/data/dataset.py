@@ -178,12 +178,14 @@ class PatchReader:
         d = d or augment.Draw()
         crop = self.crop(i)
         centre = np.asarray(centre_nm, float)
-        half = np.max([np.asarray(s) * v / 2 for s, v in self.grids], axis=0)
+        shape = tuple(n + 2 * m for n, m in zip(self.patch_shape, self.margin))
+        # anchors the elastic lattice: the same for every grid of the patch, labels' context included
+        half = np.maximum(np.asarray(self.input_shape) * self.input_voxel_size,
+                          np.asarray(shape) * self.voxel_size) / 2
         self._positions = {}
         raw, _ = self._sample(crop.raw_levels, centre, self.input_shape, self.input_voxel_size,
                               d, half, order=1)
         raw = np.multiply(raw, np.float32(crop.raw_scale), dtype=np.float32, order="C")
-        shape = tuple(n + 2 * m for n, m in zip(self.patch_shape, self.margin))
         ids = {c: self._sample(crop.label_levels[c], centre, shape, self.voxel_size, d, half, order=0,
                                ids=get_target(self.kinds[c][0]).needs_ids)
                for c in self.classes if c in crop.label_levels}
