@@ -144,3 +144,25 @@ def test_make_into_equals_make_also_with_the_loaders_all_known_view(kind):
     get_target(kind).make_into(lab, everywhere, VS, out_t, out_m, core)
     np.testing.assert_array_equal(out_t, t[(slice(None), *core)])
     np.testing.assert_array_equal(out_m, m[(slice(None), *core)])
+
+
+def test_targets_and_grids_from_toml(tmp_path):
+    from pycsc.config import TrainConfig, resolve
+
+    path = tmp_path / "t.toml"
+    path.write_text('[train]\nclasses = ["mito", "er"]\n'
+                    '[train.targets]\nmito = {kind = "sdt", scale_nm = 40}\n'
+                    '[train.augment]\nrotate_axes = ["z", "y", "x"]\nmirror_prob = [0.5, 0.5, 0.2]\n')
+    cfg = resolve(TrainConfig, path, section="train")
+    assert [c.label for c in channel_layout(cfg.classes, cfg.targets, 3)] == ["mito", "er"]
+    assert cfg.augment.mirror_prob == (0.5, 0.5, 0.2)
+    # grids (unvalidated here: which grids a network accepts is the model registry's check)
+    grids = TrainConfig(input_voxel_size_nm=(8.0, 8.0, 8.0), input_shape=(96, 96, 96),
+                        target_voxel_size_nm=(4.0, 4.0, 4.0), target_shape=(64, 64, 64))
+    assert grids.input_grid() == ((96, 96, 96), (8.0, 8.0, 8.0))
+    assert grids.target_grid() == ((64, 64, 64), (4.0, 4.0, 4.0))
+    plain = TrainConfig()
+    assert plain.input_grid() == plain.target_grid() == (plain.patch_shape, plain.voxel_size_nm)
+    path.write_text('[train]\nclasses = ["mito"]\n[train.targets]\nmito = "sdf"\n')
+    with pytest.raises(ConfigError, match=r"\[train.targets\] mito: unknown target kind 'sdf'"):
+        resolve(TrainConfig, path, section="train")
