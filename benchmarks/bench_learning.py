@@ -16,7 +16,7 @@ The budget is small (a CPU smoke-size run), so the numbers rank recipes at that 
 longer runs change them. The load average is printed with the table: the machine is shared.
 
 Usage: python benchmarks/bench_learning.py [--steps 120] [--workdir /tmp/bench_learning]
-       [--recipes unet+binary,unet+sdt] [--threads 2]
+       [--recipes unet+binary,unet+sdt] [--threads 2] [--data SIMULATED_FOLDER]
 """
 
 from __future__ import annotations
@@ -82,6 +82,8 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/bench_learning"))
     parser.add_argument("--recipes", default=",".join(RECIPES), help="comma-separated subset of the recipes")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
+    parser.add_argument("--data", type=Path, default=None,
+                        help="an existing `csc simulate --preset small --seed 0` folder (default: simulate)")
     args = parser.parse_args()
 
     from pycsc.config import DatasplitConfig
@@ -90,10 +92,11 @@ def main() -> None:
 
     work = args.workdir
     work.mkdir(parents=True, exist_ok=True)
-    sim = simulate(work / "data", preset="small", seed=0, overwrite=True)
+    root = args.data or simulate(work / "data", preset="small", seed=0, overwrite=True).dest
     split = work / "datasplit.csv"
-    make_datasplit(DatasplitConfig(data_root=sim.dest, output=split, classes=CLASSES, validation_fraction=0.2, seed=0))
-    data = {"root": sim.dest, "manifest": sim.test_manifest, "truth": sim.truth_path, "split": split}
+    make_datasplit(DatasplitConfig(data_root=root, output=split, classes=CLASSES, validation_fraction=0.2, seed=0))
+    data = {"root": root, "manifest": root / "test_crop_manifest.csv", "truth": root / "ground_truth.zarr",
+            "split": split}
     rows = []
     for name in args.recipes.split(","):
         recipe = RECIPES[name]
