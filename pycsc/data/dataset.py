@@ -25,6 +25,8 @@ is foreground. Targets needing context (signed distances) read labels around the
 from __future__ import annotations
 
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
@@ -183,32 +185,54 @@ class PatchReader:
         half = np.maximum(np.asarray(self.input_shape) * self.input_voxel_size,
                           np.asarray(shape) * self.voxel_size) / 2
         self._positions = {}
-        raw, _ = self._sample(crop.raw_levels, centre, self.input_shape, self.input_voxel_size,
-                              d, half, order=1)
-        raw = np.multiply(raw, np.float32(crop.raw_scale), dtype=np.float32, order="C")
-        ids = {c: self._sample(crop.label_levels[c], centre, shape, self.voxel_size, d, half, order=0,
-                               ids=get_target(self.kinds[c][0]).needs_ids)
-               for c in self.classes if c in crop.label_levels}
+        if d.warps:   # computed once, before the threads share them
+            self._warped_grid(self.input_shape, self.input_voxel_size, d, half)
+            self._warped_grid(shape, self.voxel_size, d, half)
         inside = self._inside(crop, centre, shape, d, half)
         core = tuple(slice(m, m + n) for m, n in zip(self.margin, self.patch_shape))
         target = np.empty((len(self.layout), *self.patch_shape), np.float32)
         mask = np.empty_like(target)
-        k = 0
+        first, k = {}, 0
         for c in self.classes:
-            if c in ids:
-                labels, known = ids[c][0], inside
-            else:
-                labels = np.zeros(shape, np.uint8)
-                known = np.zeros(shape, bool)
-                for other in self.exclusive.get(c, ()):
-                    if other in ids:
-                        known |= ids[other][0] != 0
-                known = known & inside
+            first[c] = k
+            k += len(get_target(self.kinds[c][0]).channels(2 if self.patch_shape[0] == 1 else 3))
+
+        def make(c, labels, known):
             kind, params = self.kinds[c]
             t = get_target(kind)
             n = len(t.channels(2 if self.patch_shape[0] == 1 else 3))
+            k = first[c]
             t.make_into(labels, known, self.voxel_size, target[k:k + n], mask[k:k + n], core, **params)
-            k += n
+
+        def annotated(c):
+            labels = self._sample(crop.label_levels[c], centre, shape, self.voxel_size, d, half, order=0,
+                                  ids=get_target(self.kinds[c][0]).needs_ids)[0]
+            make(c, labels, inside)
+            return labels
+
+        def em():
+            raw = self._sample(crop.raw_levels, centre, self.input_shape, self.input_voxel_size, d, half,
+                               order=1)[0]
+            return np.multiply(raw, np.float32(crop.raw_scale), dtype=np.float32, order="C")
+
+        present = [c for c in self.classes if c in crop.label_levels]
+        pool = _pool()
+        if pool is None:
+            raw = em()
+            ids = {c: annotated(c) for c in present}
+        else:   # numpy and the gathers release the GIL: the sources load side by side
+            raw_job = pool.submit(em)
+            jobs = {c: pool.submit(annotated, c) for c in present}
+            ids = {c: job.result() for c, job in jobs.items()}
+            raw = raw_job.result()
+        for c in self.classes:
+            if c in ids:
+                continue
+            known = np.zeros(shape, bool)
+            for other in self.exclusive.get(c, ()):
+                if other in ids:
+                    known |= ids[other] != 0
+            make(c, np.zeros(shape, np.uint8), known & inside)
         return Patch(raw, target, mask)
 
     def _sample(self, levels, centre, shape, vs, d, half, order, ids=True):
@@ -227,7 +251,7 @@ class PatchReader:
             return np.ascontiguousarray(augment.apply_flip_perm(data, d.flip_perm)), None
         positions, lo, hi = self._warped_grid(shape, vs, d, half)
         if order == 0:
-            gathered = _gather_nearest(levels, centre, positions, lo, hi, vs, self.cache, self._positions)
+            gathered = warp.gather_nearest(levels, centre, positions, lo, hi, vs, self.cache, self._positions)
             if gathered is not None:
                 return gathered, positions
         n_read = np.ceil((hi - lo) / vs).astype(np.int64) + 3
@@ -274,41 +298,19 @@ class PatchReader:
         return self._positions[key]
 
 
-def _gather_nearest(levels, centre, positions, lo, hi, vs, cache: bool, memo: dict) -> np.ndarray | None:
-    """Labels at `positions` (world offsets from `centre`): each voxel takes the stored voxel
-    containing its position, gathered by flat index from the level (no float conversion, no
-    resampling kernel). The index depends only on the level's geometry, so the classes of
-    a crop share it through `memo`. None when no level matches `vs` within 1 % (then the
-    caller resamples)."""
-    lv = _store.choose_level(levels, vs)
-    lv_vs = np.asarray(lv.voxel_size, float)
-    if not np.all(np.abs(lv_vs - vs) <= 0.01 * np.asarray(vs)):
+_POOL: list = []
+
+
+def _pool():
+    """Threads for one patch's sources in the loading process (None inside DataLoader
+    workers, which are already one per core)."""
+    import torch.utils.data
+
+    if torch.utils.data.get_worker_info() is not None or (os.cpu_count() or 1) < 2:
         return None
-    whole = _store._in_memory(lv) if cache else None
-    start = np.floor((centre + lo - lv.edge) / lv_vs).astype(np.int64)
-    stop = np.floor((centre + hi - lv.edge) / lv_vs).astype(np.int64) + 1
-    if whole is None:
-        box, offset = np.ascontiguousarray(_store.read_box(lv, start, stop - start)), start
-    else:
-        box, offset = whole, np.zeros(3, np.int64)
-    key = (positions.data_ptr(), lv.edge.tobytes(), lv_vs.tobytes(), box.shape, offset.tobytes())
-    if key not in memo:
-        pos = positions.numpy()
-        flat = np.zeros(pos.shape[:-1], np.intp)
-        beyond = np.zeros(pos.shape[:-1], bool)
-        for a in range(3):
-            i = np.floor((pos[..., a] + np.float32(centre[a] - lv.edge[a] - offset[a] * lv_vs[a]))
-                         / np.float32(lv_vs[a])).astype(np.intp)
-            beyond |= (i < 0) | (i >= box.shape[a])
-            np.clip(i, 0, box.shape[a] - 1, out=i)
-            flat *= box.shape[a]
-            flat += i
-        memo[key] = (flat, beyond if beyond.any() else None)
-    flat, beyond = memo[key]
-    out = np.take(box.reshape(-1), flat)
-    if beyond is not None:      # beyond the stored array: background (unknown: outside the crop)
-        out[beyond] = 0
-    return out
+    if not _POOL:
+        _POOL.append(ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)))
+    return _POOL[0]
 
 
 def _as_sample(p: Patch, ndim: int) -> dict:

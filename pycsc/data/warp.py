@@ -6,15 +6,22 @@ read around the bounding box of those positions and sampled there with
 exact as float32 up to 2**24). One position grid serves all the channels of a grid::
 
     output voxel i --(A @ offset(i) + elastic)--> world nm --(read box)--> source voxel
+
+Labels on a stored level of the right voxel size skip the resampling kernel altogether:
+:func:`gather_nearest` takes, by flat index, the stored voxel holding each position.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 
 import numpy as np
 
+from . import _store
 from .augment import Draw
+
+_MEMO_LOCK = threading.Lock()
 
 
 def offsets_nm(shape, voxel_size_nm) -> list[np.ndarray]:
@@ -76,3 +83,47 @@ def sample(volume: np.ndarray, lower_nm, voxel_size_nm, positions, nearest: bool
     out = F.grid_sample(src, grid[None], mode="nearest" if nearest else "bilinear",
                         padding_mode="zeros", align_corners=False)
     return out[0].numpy()
+
+
+def gather_nearest(levels, centre, positions, lo, hi, vs, cache: bool, memo: dict) -> np.ndarray | None:
+    """Labels at `positions` (world offsets from `centre`): each voxel takes the stored voxel
+    containing its position, gathered by flat index from the level (no float conversion, no
+    resampling kernel). The index depends only on the level's geometry, so the classes of
+    a crop share it through `memo`. None when no level matches `vs` within 1 % (then the
+    caller resamples)."""
+    lv = _store.choose_level(levels, vs)
+    lv_vs = np.asarray(lv.voxel_size, float)
+    if not np.all(np.abs(lv_vs - vs) <= 0.01 * np.asarray(vs)):
+        return None
+    whole = _store._in_memory(lv) if cache else None
+    start = np.floor((centre + lo - lv.edge) / lv_vs).astype(np.int64)
+    stop = np.floor((centre + hi - lv.edge) / lv_vs).astype(np.int64) + 1
+    if whole is None:
+        box, offset = np.ascontiguousarray(_store.read_box(lv, start, stop - start)), start
+    else:
+        box, offset = whole, np.zeros(3, np.int64)
+    key = (positions.data_ptr(), lv.edge.tobytes(), lv_vs.tobytes(), box.shape, offset.tobytes())
+    with _MEMO_LOCK:   # the classes of a crop share one index: compute it once
+        if key not in memo:
+            memo[key] = _flat_index(positions, centre, lv, lv_vs, offset, box.shape)
+    flat, beyond = memo[key]
+    out = np.take(box.reshape(-1), flat)
+    if beyond is not None:      # beyond the stored array: background (unknown: outside the crop)
+        out[beyond] = 0
+    return out
+
+
+def _flat_index(positions, centre, lv, lv_vs, offset, box_shape):
+    """Flat index into a box of `box_shape` of the stored voxel holding each position, and
+    which positions fall beyond it (None if none)."""
+    pos = positions.numpy()
+    flat = np.zeros(pos.shape[:-1], np.intp)
+    beyond = np.zeros(pos.shape[:-1], bool)
+    for a in range(3):
+        i = np.floor((pos[..., a] + np.float32(centre[a] - lv.edge[a] - offset[a] * lv_vs[a]))
+                     / np.float32(lv_vs[a])).astype(np.intp)
+        beyond |= (i < 0) | (i >= box_shape[a])
+        np.clip(i, 0, box_shape[a] - 1, out=i)
+        flat *= box_shape[a]
+        flat += i
+    return flat, (beyond if beyond.any() else None)
