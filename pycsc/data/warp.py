@@ -79,7 +79,10 @@ def sample(volume: np.ndarray, lower_nm, voxel_size_nm, positions, nearest: bool
     lo = torch.tensor(np.asarray(lower_nm, np.float32))
     vs = torch.tensor(np.asarray(voxel_size_nm, np.float32))
     grid = ((positions - lo) / (vs * n) * 2.0 - 1.0).flip(-1)          # (x, y, z) in [-1, 1]
-    src = torch.from_numpy(np.ascontiguousarray(volume, dtype=np.float32))[None]
+    src = np.ascontiguousarray(volume, dtype=np.float32)
+    if not src.flags.writeable:   # a view of the in-memory crop cache: torch wants its own
+        src = src.copy()
+    src = torch.from_numpy(src)[None]
     out = F.grid_sample(src, grid[None], mode="nearest" if nearest else "bilinear",
                         padding_mode="zeros", align_corners=False)
     return out[0].numpy()
