@@ -168,8 +168,9 @@ def resolve(cls: type[C], path: str | os.PathLike | None, overrides: Mapping[str
     return from_mapping(cls, merged, source)
 
 
-def _toml_key(key: str) -> str:
-    return key if key.replace("_", "").replace("-", "").isalnum() else _to_toml_value(key)
+def _toml_key(key: Any) -> str:
+    key = str(key)
+    return key if key and all(ch.isalnum() or ch in "_-" for ch in key) else _to_toml_value(key)
 
 
 def _to_toml_value(value: Any) -> str:
@@ -182,9 +183,9 @@ def _to_toml_value(value: Any) -> str:
         return f'"{s}"'
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_to_toml_value(v) for v in value) + "]"
-    if isinstance(value, Mapping):
-        return "{" + ", ".join(f"{_toml_key(str(k))} = {_to_toml_value(v)}"
-                               for k, v in value.items() if v is not None) + "}"
+    if isinstance(value, Mapping):  # inline table, e.g. a [train.targets] entry
+        return "{" + ", ".join(f"{_toml_key(k)} = {_to_toml_value(v)}" for k, v in value.items()
+                               if v is not None) + "}"
     raise ConfigError(f"cannot write {value!r} to TOML")
 
 
@@ -366,22 +367,52 @@ class DatasplitConfig:
 
 @dataclasses.dataclass(frozen=True)
 class AugmentConfig:
-    """Training-time augmentation; the same draw is applied to EM and labels of a patch."""
+    """Training-time augmentation; the same draw moves EM, labels and masks of a patch.
 
-    mirror: tuple[str, ...] = _opt(("z", "y", "x"), "axes flipped with probability 1/2 each")
+    Each transform has its probability (``*_prob``); geometry is applied in nm about the
+    patch centre, so inputs and targets on different grids stay aligned.
+    """
+
+    mirror: tuple[str, ...] = _opt(("z", "y", "x"), "axes that may be mirrored")
+    mirror_prob: tuple[float, float, float] = _opt((0.5, 0.5, 0.5), "mirror probability per axis (z, y, x)")
     transpose: bool = _opt(True, "randomly permute axes that share a voxel size and patch length")
     rotate90: bool = _opt(True, "random multiple of 90 degrees in the y-x plane")
-    rotate_deg: float = _opt(0.0, "arbitrary y-x rotation drawn from [-rotate_deg, rotate_deg]")
+    rotate_deg: float = _opt(0.0, "arbitrary rotation: an angle from [-rotate_deg, rotate_deg] per axis")
+    rotate_axes: tuple[str, ...] = _opt(("z",), "axes to rotate about (z = in the y-x plane; z, y, x = any 3D turn)")
+    rotate_prob: float = _opt(1.0, "probability of the arbitrary rotation")
+    scale_prob: float = _opt(0.0, "probability of a zoom")
+    scale_range: tuple[float, float] = _opt((0.8, 1.25), "isotropic zoom factor range (> 1 magnifies)")
+    anisotropic_scale: float = _opt(0.0, "per-axis zoom varies further by a factor in [1-a, 1+a]")
+    elastic_prob: float = _opt(0.0, "probability of a smooth elastic deformation")
+    elastic_magnitude_nm: float = _opt(16.0, "standard deviation of the displacement (nm)")
+    elastic_spacing_nm: float = _opt(256.0, "distance between the displacement's control points (nm)")
+    contrast_prob: float = _opt(1.0, "probability of the contrast/brightness change")
     intensity_scale: float = _opt(0.1, "contrast factor drawn from [1-s, 1+s]")
     intensity_shift: float = _opt(0.1, "brightness shift drawn from [-s, s] (intensities in 0..1)")
+    gamma_prob: float = _opt(0.0, "probability of a gamma change")
+    gamma_range: tuple[float, float] = _opt((0.7, 1.5), "gamma drawn log-uniformly from this range")
+    blur_prob: float = _opt(0.0, "probability of a Gaussian blur")
+    blur_sigma_nm: tuple[float, float] = _opt((4.0, 12.0), "blur sigma range (nm)")
     noise_std: float = _opt(0.0, "standard deviation of added Gaussian noise")
+    noise_prob: float = _opt(1.0, "probability of the noise (when noise_std > 0)")
 
     def validate(self) -> None:
-        bad = sorted(set(self.mirror) - {"z", "y", "x"})
-        _check(not bad, f"`augment.mirror` axes must be among z, y, x; got {bad}")
+        for name in ("mirror", "rotate_axes"):
+            bad = sorted(set(getattr(self, name)) - {"z", "y", "x"})
+            _check(not bad, f"`augment.{name}` axes must be among z, y, x; got {bad}")
         _check(0.0 <= self.rotate_deg <= 180.0, f"`augment.rotate_deg` must be in [0, 180]; got {self.rotate_deg}")
-        for name in ("intensity_scale", "intensity_shift", "noise_std"):
+        for name in ("rotate_prob", "scale_prob", "elastic_prob", "contrast_prob", "gamma_prob",
+                     "blur_prob", "noise_prob", *(f"mirror_prob[{i}]" for i in range(3))):
+            value = self.mirror_prob[int(name[-2])] if name.startswith("mirror_prob") else getattr(self, name)
+            _check(0.0 <= value <= 1.0, f"`augment.{name}` must be a probability in [0, 1]; got {value}")
+        for name in ("intensity_scale", "intensity_shift", "noise_std", "elastic_magnitude_nm"):
             _check(getattr(self, name) >= 0, f"`augment.{name}` must be >= 0; got {getattr(self, name)}")
+        _check(0.0 <= self.anisotropic_scale < 1.0,
+               f"`augment.anisotropic_scale` must be in [0, 1); got {self.anisotropic_scale}")
+        _check(self.elastic_spacing_nm > 0, f"`augment.elastic_spacing_nm` must be > 0; got {self.elastic_spacing_nm}")
+        for name in ("scale_range", "gamma_range", "blur_sigma_nm"):
+            lo, hi = getattr(self, name)
+            _check(0 < lo <= hi, f"`augment.{name}` must be [low, high] with 0 < low <= high; got {[lo, hi]}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -392,22 +423,35 @@ class TrainConfig:
     data_root: str = _opt("data", "data (local folder or s3://bucket), used only to create a missing datasplit")
     output_dir: Path = _opt(Path("runs/3d_unet"), "checkpoints, logs and the resolved config go here")
     classes: tuple[str, ...] = _opt(("mito", "er"), "output channels, in order")
-    architecture: Literal["unet", "resnet"] = _opt("unet", "network family")
+    model: dict = _opt({}, "[train.model]: `name` (pycsc.models.list_models(), 'monai.<Class>' or "
+                       "'pkg.module:fn') + the network's keyword arguments; empty = unet")
+    architecture: Optional[Literal["unet", "resnet"]] = _opt(None, "legacy: prefer [train.model] name")
     ndim: int = _opt(3, "2 (slices; patch_shape[0] must be 1) or 3")
     patch_shape: tuple[int, int, int] = _opt((64, 64, 64), "patch size in voxels (z, y, x)")
     voxel_size_nm: tuple[float, float, float] = _opt((8.0, 8.0, 8.0), "training voxel size (z, y, x)")
-    base_channels: int = _opt(16, "feature maps of the first level")
-    depth: int = _opt(3, "down-sampling steps (UNet) / residual blocks (ResNet)")
+    base_channels: Optional[int] = _opt(None, "legacy (unet/resnet width, default 16): prefer [train.model]")
+    depth: Optional[int] = _opt(None, "legacy (unet depth / resnet blocks, default 3): prefer [train.model]")
     batch_size: int = _opt(4, "patches per step")
     epochs: int = _opt(10, "epochs (each ends with a checkpoint and a validation)")
     iterations_per_epoch: int = _opt(100, "optimizer steps per epoch")
-    learning_rate: float = _opt(1e-4, "RAdam learning rate")
+    learning_rate: float = _opt(1e-4, "optimizer learning rate")
     weight_decay: float = _opt(0.0, "decoupled weight decay")
-    scheduler: Literal["none", "cosine", "onecycle"] = _opt("none", "learning-rate schedule, per step")
+    loss: dict = _opt({}, "[train.loss]: `name` (auto = per target kind, bce, dice, bce+dice, focal, "
+                      "mse, l1) + parameters (focal: gamma, alpha)")
+    optimizer: dict = _opt({}, "[train.optimizer]: `name` of a torch.optim class (default RAdam) + kwargs")
+    scheduler: Union[str, dict] = _opt("none", "'none', 'cosine', 'onecycle' or [train.scheduler]: `name` of "
+                                       "a torch.optim.lr_scheduler class + kwargs (+ warmup_steps)")
+    weights: Optional[Path] = _opt(None, "pretrained weights (.pt state_dict or checkpoint) loaded at the start")
+    weights_strict: bool = _opt(True, "every parameter of `weights` must fit (false: load what fits)")
+    weights_channel_map: dict = _opt({}, "output channels taken from `weights`: {new = \"old\" or index}")
+    init_from: Optional[Path] = _opt(None, "fine-tune: start from this checkpoint's weights (same model)")
+    early_stopping_patience: int = _opt(0, "stop after this many validations without improvement (0 = off)")
+    keep_best: int = _opt(1, "also keep the best k epoch checkpoints as checkpoints/best-<k>.pt")
+    validation_seconds: float = _opt(0.0, "stop each validation after this many seconds (0 = no limit)")
     gradient_accumulation: int = _opt(1, "batches whose gradients are summed per optimizer step")
     max_grad_norm: Optional[float] = _opt(None, "clip the gradient norm to this (off when unset)")
     mixed_precision: bool = _opt(True, "bfloat16/float16 autocast on CUDA (ignored on the CPU)")
-    device: Literal["auto", "cpu", "cuda"] = _opt("auto", "where to train")
+    device: Literal["auto", "cpu", "cuda", "mps"] = _opt("auto", "where to train (auto: cuda, mps, cpu)")
     num_workers: int = _opt(2, "data-loading processes (0 = in the training process)")
     threads: int = _opt(0, "torch CPU threads (0 = torch's default)")
     seed: int = _opt(42, "seeds torch, numpy and the samplers")
@@ -426,8 +470,31 @@ class TrainConfig:
     validation_min_size: int = _opt(0, "official validation: process min_size (voxels) for instance classes")
     augment: AugmentConfig = _opt(AugmentConfig(), "augmentation")
     s3: S3StreamConfig = _opt(S3StreamConfig(), "S3 access for s3:// paths in the datasplit")
+    targets: dict = _opt({}, "per-class target: kind name or {kind = ..., <params>} "
+                         "(binary, sdt, boundary, affinity); unlisted classes are binary")
+    input_voxel_size_nm: Optional[tuple[float, float, float]] = _opt(
+        None, "network input voxel size (z, y, x); unset = voxel_size_nm")
+    input_shape: Optional[tuple[int, int, int]] = _opt(None, "network input patch (voxels); unset = patch_shape")
+    target_voxel_size_nm: Optional[tuple[float, float, float]] = _opt(
+        None, "target / output voxel size (z, y, x); unset = voxel_size_nm")
+    target_shape: Optional[tuple[int, int, int]] = _opt(None, "target patch (voxels); unset = patch_shape")
+
+    def input_grid(self) -> tuple[tuple[int, int, int], tuple[float, float, float]]:
+        """``(shape, voxel_size_nm)`` of the network input (``patch_shape`` and ``voxel_size_nm``
+        unless ``input_shape`` / ``input_voxel_size_nm`` are set)."""
+        return (self.input_shape or self.patch_shape, self.input_voxel_size_nm or self.voxel_size_nm)
+
+    def target_grid(self) -> tuple[tuple[int, int, int], tuple[float, float, float]]:
+        """``(shape, voxel_size_nm)`` of the targets and the network output."""
+        return (self.target_shape or self.patch_shape, self.target_voxel_size_nm or self.voxel_size_nm)
 
     def validate(self) -> None:
+        from .targets import class_targets
+
+        class_targets(self.classes, self.targets)
+        for name in ("input_voxel_size_nm", "target_voxel_size_nm", "input_shape", "target_shape"):
+            value = getattr(self, name)
+            _check(value is None or min(value) > 0, f"`{name}` must be positive; got {value}")
         _check(len(self.classes) > 0, "`classes` must name at least one class")
         _check(len(set(self.classes)) == len(self.classes), f"`classes` has duplicates: {list(self.classes)}")
         _check(self.ndim in (2, 3), f"`ndim` must be 2 or 3; got {self.ndim}")
@@ -436,16 +503,17 @@ class TrainConfig:
             _check(self.patch_shape[0] == 1,
                    f"`patch_shape` of a 2D model must be (1, y, x); got {self.patch_shape}")
         _check(min(self.voxel_size_nm) > 0, f"`voxel_size_nm` must be positive; got {self.voxel_size_nm}")
-        f = 2 ** self.depth if self.architecture == "unet" else 4
-        spatial = self.patch_shape[1:] if self.ndim == 2 else self.patch_shape
-        _check(all(s % f == 0 for s in spatial),
-               f"`patch_shape` {self.patch_shape} must be divisible by {f} for this network "
-               "(2**depth for a UNet, 4 for a ResNet); change patch_shape or depth")
-        for name in ("base_channels", "depth", "batch_size", "epochs", "iterations_per_epoch",
-                     "gradient_accumulation"):
+        for name in ("base_channels", "depth"):
+            _check(getattr(self, name) is None or getattr(self, name) >= 1,
+                   f"`{name}` must be >= 1; got {getattr(self, name)}")
+        for name in ("batch_size", "epochs", "iterations_per_epoch", "gradient_accumulation", "keep_best"):
             _check(getattr(self, name) >= 1, f"`{name}` must be >= 1; got {getattr(self, name)}")
         _check(self.validate_every >= 1, f"`validate_every` must be >= 1; got {self.validate_every}")
-        for name in ("num_workers", "threads", "validation_batches", "checkpoint_every", "validation_min_size"):
+        from .train.options import check_train_options
+
+        check_train_options(self)   # model vs grids, loss, optimizer, scheduler
+        for name in ("num_workers", "threads", "validation_batches", "checkpoint_every",
+                     "early_stopping_patience", "validation_seconds", "validation_min_size"):
             _check(getattr(self, name) >= 0, f"`{name}` must be >= 0; got {getattr(self, name)}")
         _check(self.learning_rate > 0, f"`learning_rate` must be > 0; got {self.learning_rate}")
 
@@ -464,7 +532,7 @@ class PredictConfig:
     output: str = _opt("predictions/{dataset}.zarr/{crop}", "output group template")
     classes: tuple[str, ...] = _opt((), "subset of the model's classes to write (empty = all)")
     batch_size: int = _opt(4, "windows per forward pass")
-    device: Literal["auto", "cpu", "cuda"] = _opt("auto", "where to run the model")
+    device: Literal["auto", "cpu", "cuda", "mps"] = _opt("auto", "where to run the model (auto: cuda, mps, cpu)")
     threads: int = _opt(0, "torch CPU threads (0 = torch's default)")
     overlap: float = _opt(0.25, "fraction of the window shared by neighbours (0 <= overlap < 1)")
     blend: Literal["gaussian", "constant"] = _opt("gaussian", "weights of overlapping windows")
@@ -514,6 +582,10 @@ class ProcessConfig:
     min_sizes: dict = _opt({}, "per-class minimum object sizes, e.g. {mito = 500}")
     watershed: bool = _opt(False, "split touching objects with a distance watershed (scikit-image)")
     watershed_min_distance: int = _opt(4, "voxels between watershed seeds")
+    decoders: dict = _opt({}, "per-class decoder replacing the one of the stored target kind, "
+                          "e.g. {mito = \"sdt_cc\"} (threshold, sdt_cc, sdt_watershed, "
+                          "boundary_watershed, affinity_watershed)")
+    seed_threshold: float = _opt(0.75, "sdt/boundary/affinity decoders: how sure a voxel must be to seed an object")
     hook: Optional[str] = _opt(None, "'file.py:function' or 'module:function' replacing the default")
     block_shape: tuple[int, int, int] = _opt((256, 256, 256), "blockwise processing unit (voxels)")
     max_memory_gb: Optional[float] = _opt(None, "working memory per class volume: larger volumes are "
@@ -534,6 +606,11 @@ class ProcessConfig:
         _check(self.max_memory_gb is None or (isinstance(self.max_memory_gb, (int, float))
                                               and self.max_memory_gb > 0),
                f"`max_memory_gb` must be a positive number of GiB; got {self.max_memory_gb!r}")
+        from .process.decode import list_decoders
+
+        for cls, name in self.decoders.items():
+            _check(name in list_decoders(), f"`decoders.{cls}` must be one of {list_decoders()}; got {name!r}")
+        _check(0.0 < self.seed_threshold < 1.0, f"`seed_threshold` must be in (0, 1); got {self.seed_threshold}")
         _check("{crop}" in self.input and "{crop}" in self.output,
                "`input` and `output` must contain '{crop}'")
         _check_shard(self.shard)

@@ -9,7 +9,12 @@ from ._options import add_command, config_from_args
 
 def add_parser(sub) -> None:
     add_command(sub, "predict", PredictConfig, "predict",
-                "write per-class probability volumes (OME-NGFF) with a trained checkpoint", run)
+                "write per-class probability volumes (OME-NGFF) with a trained checkpoint", run,
+                description="write per-class volumes (OME-NGFF) with a trained checkpoint; the network "
+                "(any registry model, MONAI or user callable) is rebuilt from the checkpoint alone. "
+                "Values are in [0, 1] (signed distances as (tanh + 1) / 2); boundary/affinity classes "
+                "are [C, z, y, x] and carry their target kind for `csc process`; the output grid is "
+                "the model's target voxel size")
 
 
 def run(args) -> int:

@@ -18,6 +18,7 @@ import json
 import os
 import shutil
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -104,19 +105,67 @@ def open_array(path: str) -> Any:
     return handle
 
 
-def read_box(level: Level, start, shape) -> np.ndarray:
-    """Voxels ``[start, start + shape)`` of `level`; parts outside the array read as 0."""
+# Decoded whole arrays kept in memory by the training loader (per process, least recently
+# used first out). Crops are read thousands of times per epoch; decompressing the same
+# chunks again dominated a patch's cost. Arrays larger than a quarter of the budget (whole
+# EM datasets) are never held and are read through tensorstore each time.
+_MEMORY: "OrderedDict[str, np.ndarray]" = OrderedDict()
+_MEMORY_BYTES = [0, 1 << 30]      # [held, budget]
+
+
+def set_memory_budget(n_bytes: int) -> None:
+    """Bytes of decoded arrays each process may keep for :func:`read_box` ``(cache=True)``."""
+    _MEMORY_BYTES[1] = int(n_bytes)
+    while _MEMORY and _MEMORY_BYTES[0] > _MEMORY_BYTES[1]:
+        _MEMORY_BYTES[0] -= _MEMORY.popitem(last=False)[1].nbytes
+
+
+def _in_memory(level: Level) -> np.ndarray | None:
+    held = _MEMORY.get(level.path)
+    if held is not None:
+        _MEMORY.move_to_end(level.path)
+        return held
+    arr = open_array(level.path)
+    n_bytes = int(np.prod(level.shape)) * arr.dtype.numpy_dtype.itemsize
+    if n_bytes > _MEMORY_BYTES[1] // 4:
+        return None
+    held = arr.read().result()
+    held.setflags(write=False)
+    with _LOCK:
+        _MEMORY[level.path] = held
+        _MEMORY_BYTES[0] += n_bytes
+        set_memory_budget(_MEMORY_BYTES[1])
+    return held
+
+
+def read_box(level: Level, start, shape, *, cache: bool = False) -> np.ndarray:
+    """Voxels ``[start, start + shape)`` of `level`; parts outside the array read as 0.
+
+    With `cache`, a small enough array is decoded once per process and kept in memory
+    (:func:`set_memory_budget`); a box inside the array is then a read-only view of it.
+    """
     start = np.asarray(start, dtype=np.int64)
     stop = start + np.asarray(shape, dtype=np.int64)
     lo = np.clip(start, 0, level.shape)
     hi = np.clip(stop, 0, level.shape)
-    arr = open_array(level.path)
+    arr = (_in_memory(level) if cache else None)
+    if arr is None:
+        store = open_array(level.path)
+        dtype = store.dtype.numpy_dtype
+
+        def read(box):
+            return store[box].read().result()
+    else:
+        dtype = arr.dtype
+
+        def read(box):  # a read-only view: callers copy when they need to write
+            return arr[box]
+    inner = tuple(slice(a, b) for a, b in zip(lo, hi))
     if np.all(lo == start) and np.all(hi == stop):
-        return arr[tuple(slice(a, b) for a, b in zip(lo, hi))].read().result()
-    out = np.zeros(tuple(int(s) for s in shape), dtype=arr.dtype.numpy_dtype)
+        return read(inner)
+    out = np.zeros(tuple(int(s) for s in shape), dtype=dtype)
     if np.all(hi > lo):
-        data = arr[tuple(slice(a, b) for a, b in zip(lo, hi))].read().result()
-        out[tuple(slice(a - s, b - s) for a, b, s in zip(lo, hi, start))] = data
+        out[tuple(slice(a - s, b - s) for a, b, s in zip(lo, hi, start))] = read(inner)
     return out
 
 
@@ -137,6 +186,9 @@ def create_volume(group: str | Path, shape, dtype, voxel_size, translation, chun
     group = Path(group)
     shutil.rmtree(group, ignore_errors=True)
     _ARRAYS.pop(str(group / "s0"), None)
+    held = _MEMORY.pop(str(group / "s0"), None)
+    if held is not None:
+        _MEMORY_BYTES[0] -= held.nbytes
     ms = io.Multiscale((io.ScaleLevel("s0", tuple(float(v) for v in voxel_size),
                                       tuple(float(t) for t in translation)),), name=group.name)
     group.mkdir(parents=True, exist_ok=True)

@@ -41,6 +41,7 @@ from ..predict.run import decode_probabilities
 from .blockwise import blocks, label_blockwise, write_blockwise
 from .segment import foreground, id_dtype, label_objects, release_buffers
 from .writer import VolumeWriter
+from .decode import DecodeParams, choose_decoder, decode_group, target_of
 
 
 def load_hook(spec: str) -> Callable:
@@ -220,6 +221,11 @@ def process_class(cfg: ProcessConfig, in_group: Path, out_group: Path, cls: str,
     With a `writer` the output may still be being written when this returns (the writer marks
     it complete once stored); without one it is written and marked before returning.
     """
+    decoder = choose_decoder(target_of(_store.read_attrs(in_group)), cfg.decoders.get(cls), f"`decoders.{cls}`")
+    if decoder != "threshold" and cfg.hook is None:  # sdt / boundary / affinity predictions
+        params = DecodeParams(float(cfg.thresholds.get(cls, cfg.threshold)), cfg.seed_threshold,
+                              cfg.connectivity, cls in cfg.instance_classes)
+        return decode_group(in_group, out_group, cls, decoder, params, int(cfg.min_sizes.get(cls, cfg.min_size)))
     if writer is None:
         try:
             with VolumeWriter(memory_budget_bytes(cfg) // 2) as own:

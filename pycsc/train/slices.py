@@ -82,6 +82,10 @@ def write_sample_slices(writer: Any, step: int, model, loader, device, classes: 
         model.train(was_training)
     em = batch["raw"][i, 0].numpy()
     target = batch["target"][i].float().numpy()
+    if not (em.shape == target.shape[1:] == probs.shape[1:]):
+        # input and output on different grids (more context, another voxel size): the three
+        # panels would not show the same place, so nothing is written
+        return 0
     n = min(len(classes), max_classes, probs.shape[0])
     for c in range(n):
         writer.add_image(f"samples/{classes[c]}", slice_panels(em, target[c], probs[c]), step, dataformats="CHW")

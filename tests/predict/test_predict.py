@@ -26,10 +26,47 @@ class Identity:
     def __init__(self, n_classes):
         self.n, self.calls = n_classes, 0
 
-    def __call__(self, windows):
+    def __call__(self, windows, output_window=None):
         self.calls += 1
         assert windows.dtype == np.float32 and windows.min() >= 0 and windows.max() <= 1
         return np.repeat(windows[:, None], self.n, axis=1)
+
+
+class CentreIdentity(Identity):
+    """EM up-sampled `factor` times (nearest), centre-cropped to the output window."""
+
+    def __init__(self, n_classes, factor=1):
+        super().__init__(n_classes)
+        self.factor = factor
+
+    def __call__(self, windows, output_window=None):
+        self.calls += 1
+        for axis in (1, 2, 3):
+            windows = np.repeat(windows, self.factor, axis=axis)
+        cut = tuple(slice((h - w) // 2, (h - w) // 2 + w) for h, w in zip(windows.shape[1:], output_window))
+        return np.repeat(windows[(slice(None), *cut)][:, None], self.n, axis=1)
+
+
+@pytest.mark.parametrize("in_shape,in_vs,out_shape,out_vs,factor", [
+    ((24, 24, 24), 8.0, (16, 16, 16), 8.0, 1),        # more input context, same grid
+    ((8, 8, 8), 8.0, (16, 16, 16), 4.0, 2),           # COSEM setup_04 shape: 8 nm in, 4 nm out
+])
+def test_input_and_output_grids(toy, tmp_path, in_shape, in_vs, out_shape, out_vs, factor):
+    from pycsc.models.spec import upgrade_spec
+
+    spec = upgrade_spec(_spec())
+    spec.update(input_shape=list(in_shape), input_voxel_size_nm=[in_vs] * 3, output_shape=list(out_shape),
+                voxel_size_nm=[out_vs] * 3)
+    cfg = PredictConfig(manifest=toy["manifest"], data_root=toy["data_root"], overlap=0.0, blend="constant",
+                        output=str(tmp_path / "p/{dataset}.zarr/{crop}"), progress=False)
+    (job,) = plan_jobs(cfg, spec)
+    assert job.shape == (32 * factor,) * 3
+    predict_job(cfg, spec, CentreIdentity(2, factor), job)
+    expected = toy["em"][8:40, 8:40, 8:40]
+    for axis in range(3):
+        expected = np.repeat(expected, factor, axis=axis)
+    got = zarr.open_array(str(tmp_path / "p/toy-1.zarr/crop9/mito/s0"))[:]
+    np.testing.assert_array_equal(got, expected)
 
 
 @pytest.mark.parametrize("patch,ndim,overlap,blend", [
@@ -94,6 +131,10 @@ def test_predict_end_to_end_and_resume(toy, tmp_path, capsys):
                  "--shard", "1/2", "--no-progress", "--threads", "1"]) == 0
     assert "2 crops written" in capsys.readouterr().out     # shard 1/2 of [crop1, crop2, region0]
     assert (tmp_path / "pred/toy-1.zarr/crop1/mito/s0").is_dir()
+    from pycsc.io.arrays import read_attrs
+
+    assert read_attrs(tmp_path / "pred/toy-1.zarr/crop1/mito")["pycsc"]["target"] == {"kind": "binary",
+                                                                                      "channels": [""]}
     assert (tmp_path / "pred/toy-1.zarr/region0/mito/s0").is_dir()
     assert not (tmp_path / "pred/toy-1.zarr/crop2").exists()
 
