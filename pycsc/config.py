@@ -100,6 +100,8 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
         except ValueError:
             raise ConfigError(f"{where} must be a number; got {value!r}") from None
     if hint is str:
+        if isinstance(value, Path):   # a location given as a Path from Python (data_root, ...)
+            return str(value)
         if not isinstance(value, str):
             raise ConfigError(f"{where} must be a string; got {value!r}")
         return value

@@ -148,7 +148,9 @@ def read_box(level: Level, start, shape, *, cache: bool = False) -> np.ndarray:
     stop = start + np.asarray(shape, dtype=np.int64)
     lo = np.clip(start, 0, level.shape)
     hi = np.clip(stop, 0, level.shape)
-    arr = (_in_memory(level) if cache else None)
+    # Streamed (s3://) arrays keep to the bounded chunk cache of their S3 settings (cache_mb):
+    # holding whole remote volumes would defeat the bound and hide retries from the reader.
+    arr = (_in_memory(level) if cache and not s3_arrays.is_s3(level.path) else None)
     if arr is None:
         store = open_array(level.path)
         dtype = store.dtype.numpy_dtype

@@ -62,16 +62,20 @@ class TTA:
         self.run, self.mode, self.voxel_size = run, mode, tuple(float(v) for v in voxel_size)
         transforms((1, 1, 1), self.voxel_size, mode)     # validates the mode early
 
-    def __call__(self, windows: np.ndarray) -> np.ndarray:
+    def __call__(self, windows: np.ndarray, output_window=None) -> np.ndarray:
         spatial = windows.shape[1:]
-        todo = transforms(spatial, self.voxel_size, self.mode)
+        out = tuple(output_window or spatial)
+        # the output window (the centre of the model's output, maybe on another grid) must map
+        # onto itself under an axis swap too
+        todo = [(f, o) for f, o in transforms(spatial, self.voxel_size, self.mode)
+                if tuple(out[a] for a in o) == out]
         total = None
         for flipped, order in todo:
             x = windows
             if flipped:
                 x = np.flip(x, tuple(1 + a for a in flipped))
             x = np.ascontiguousarray(x.transpose(0, *(1 + a for a in order)))
-            y = self.run(x)
+            y = self.run(x) if output_window is None else self.run(x, out)
             inverse = tuple(int(i) for i in np.argsort(order))
             y = y.transpose(0, 1, *(2 + a for a in inverse))
             if flipped:

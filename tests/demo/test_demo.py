@@ -30,7 +30,9 @@ def _check(result, classes, overall_margin, class_margin):
 
 
 def test_tiny_demo_beats_background(tmp_path, capsys):
-    cfg = DemoConfig(workdir=tmp_path, preset="tiny", iterations=150, patch_shape=(24, 24, 24),
+    # 250 steps: a validation crop is now held out of training (official validation) and the
+    # loader augments in nm; at 150 steps the margin over background was 0.007, at 250 it is 0.05
+    cfg = DemoConfig(workdir=tmp_path, preset="tiny", iterations=250, patch_shape=(24, 24, 24),
                      min_size=5, progress=False)
     result = run_demo(cfg)
     _check(result, cfg.classes, overall_margin=0.02, class_margin=0.3)

@@ -286,14 +286,14 @@ def test_hausdorff_bad_inputs_raise_the_cpu_errors(emu):
             ops.hausdorff_distances(t, np.zeros((4, 3), np.uint8), 1.0, 1.0, device=device)
         with pytest.raises(InputError, match="truth"):
             ops.hausdorff_distances(np.zeros(4, np.uint8), np.zeros(4, np.uint8), 1.0, 1.0, device=device)
-        with pytest.raises(InputTypeError, match="truth"):
-            ops.hausdorff_distances(t.astype(np.float32), t, 1.0, 1.0, device=device)
+        with pytest.raises(InputError, match="truth"):   # float truth must hold whole ids
+            ops.hausdorff_distances(t.astype(np.float32) + 0.5, t, 1.0, 1.0, device=device)
         with pytest.raises(InputTypeError, match="pred"):
             ops.hausdorff_distances(t, t.tolist(), 1.0, 1.0, device=device)
         with pytest.raises(InputError, match="voxel_size"):
             ops.hausdorff_distances(t, t, (1.0, 2.0, 3.0), 1.0, device=device)
         with pytest.raises(InputError, match="max_distance"):
-            ops.hausdorff_distances(t, t, 1.0, np.inf, device=device)
+            ops.hausdorff_distances(t, t, 1.0, np.nan, device=device)
         with pytest.raises(InputError, match="percentile"):
             ops.hausdorff_distances(t, t, 1.0, 1.0, method="percentile", device=device)
         long = np.zeros((1, 2**19 + 1), np.uint8)

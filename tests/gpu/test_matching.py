@@ -128,7 +128,7 @@ def test_negative_ids_raise_like_cpu(truth, pred, emu):
 @pytest.mark.parametrize(
     "truth,pred",
     [
-        (np.ones((2, 2), np.float32), np.ones((2, 2), np.uint8)),
+        (np.full((2, 2), 1.5, np.float32), np.ones((2, 2), np.uint8)),   # float truth, not whole ids
         (np.ones((2, 2), np.uint8), [[1, 1], [1, 1]]),
         (np.ones((2, 2), np.uint8), np.ones((2, 3), np.uint8)),
         (np.ones((1, 1, 1, 1), np.uint8), np.ones((1, 1, 1, 1), np.uint8)),

@@ -130,20 +130,21 @@ def test_5xx_storm_and_dropped_connections_mid_epoch_lose_no_step(
 def test_warm_cache_answers_without_requests(toy, toy_bucket, s3cfg, s3_server, tmp_path):
     _, rows = split(tmp_path, "remote", toy_bucket, s3cfg)
     reader = PatchReader(rows, CLASSES, (16, 16, 16), (8.0, 8.0, 8.0))
-    lower = np.array([8.0, 40.0, 80.0])
-    cold = reader.read(0, lower, (16, 16, 16))
+    centre = np.array([8.0, 40.0, 80.0]) + 8 * 8.0
+    cold = reader.read(0, centre)
     before = s3_server.faults.requests
-    warm = reader.read(0, lower, (16, 16, 16))
+    warm = reader.read(0, centre)
     assert s3_server.faults.requests == before
     local = PatchReader(read_datasplit(split(tmp_path, "local", toy["data_root"], s3cfg)[0].output),
-                        CLASSES, (16, 16, 16), (8.0, 8.0, 8.0)).read(0, lower, (16, 16, 16))
-    for a, b in zip(cold + warm, local + local):
-        np.testing.assert_array_equal(a, b)
+                        CLASSES, (16, 16, 16), (8.0, 8.0, 8.0)).read(0, centre)
+    for patch in (cold, warm):
+        for name in ("raw", "target", "mask"):
+            np.testing.assert_array_equal(getattr(patch, name), getattr(local, name))
     s3_arrays.configure(dataclasses.replace(s3cfg, cache_mb=0))     # the bound holds: 0 = no cache
     uncached = PatchReader(rows, CLASSES, (16, 16, 16), (8.0, 8.0, 8.0))
-    uncached.read(0, lower, (16, 16, 16))
+    uncached.read(0, centre)
     before = s3_server.faults.requests
-    uncached.read(0, lower, (16, 16, 16))
+    uncached.read(0, centre)
     assert s3_server.faults.requests > before
 
 

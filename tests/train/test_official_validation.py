@@ -24,12 +24,12 @@ CLASSES = ("ecs", "cell")
 BIASES = {1: (8.0, 8.0), 2: (-8.0, 8.0)}      # epoch -> output bias (ecs, cell): A then B
 
 
-class ScriptedOptimizer:
+class ScriptedOptimizer(torch.optim.Optimizer):
     """Stands in for RAdam: step k zeroes every weight and sets the output bias of epoch k."""
 
     def __init__(self, params, lr, **_):
-        self.params = list(params)
-        self.param_groups = [{"lr": lr}]
+        super().__init__(params, {"lr": lr})
+        self.params = [p for group in self.param_groups for p in group["params"]]
         self.steps = 0
 
     def zero_grad(self, set_to_none=True):
