@@ -81,6 +81,18 @@ def _has_foreground(group: Path) -> bool:
     return bool(np.any(_store.open_array(s0.path).read().result()))
 
 
+def draw_usage(cfg: DatasplitConfig, classes: tuple[str, ...], rng) -> str | None:
+    """'train' or 'validate' for a crop annotating `classes` (None: left out by
+    ``force_all_classes = "all"``); one draw from `rng` per crop kept, in crop order."""
+    complete = len(classes) == len(cfg.classes)
+    if cfg.force_all_classes == "all" and not complete:
+        return None
+    usage = "validate" if rng.random() < cfg.validation_fraction else "train"
+    if not complete and cfg.force_all_classes == usage:
+        usage = "train" if usage == "validate" else "validate"
+    return usage
+
+
 def make_datasplit(cfg: DatasplitConfig) -> list[SplitRow]:
     """Crawl `cfg.data_root`, filter, draw usages, write `cfg.output` and return the rows.
 
@@ -106,13 +118,9 @@ def make_datasplit(cfg: DatasplitConfig) -> list[SplitRow]:
             continue
         if cfg.skip_empty_crops and not any(_has_foreground(crop / c) for c in classes):
             continue
-        complete = len(classes) == len(cfg.classes)
-        if cfg.force_all_classes == "all" and not complete:
-            continue
-        usage = "validate" if rng.random() < cfg.validation_fraction else "train"
-        if not complete and cfg.force_all_classes == usage:
-            usage = "train" if usage == "validate" else "validate"
-        rows.append(SplitRow(usage, str(raw.resolve()), str(crop.resolve()), classes))
+        usage = draw_usage(cfg, classes, rng)
+        if usage is not None:
+            rows.append(SplitRow(usage, str(raw.resolve()), str(crop.resolve()), classes))
     if not rows:
         raise DataError(f"datasplit: no crop under {cfg.data_root} has any of the classes "
                         f"{list(cfg.classes)} (with EM and within the filters)")

@@ -26,7 +26,7 @@ from ..errors import DataError
 from ..io import s3_arrays
 from . import _store
 from .crops import crop_sort_key
-from .datasplit import ALIGNMENT, SplitRow, _both_usages, crop_classes, find_crops
+from .datasplit import ALIGNMENT, SplitRow, _both_usages, crop_classes, draw_usage, find_crops
 
 is_s3 = s3_arrays.is_s3
 
@@ -137,13 +137,9 @@ def make_streamed_datasplit(cfg: DatasplitConfig) -> list[SplitRow]:
             continue
         if cfg.skip_empty_crops and not any(_has_foreground(f"{group}/{c}") for c in classes):
             continue
-        complete = len(classes) == len(cfg.classes)
-        if cfg.force_all_classes == "all" and not complete:
-            continue
-        usage = "validate" if rng.random() < cfg.validation_fraction else "train"
-        if not complete and cfg.force_all_classes == usage:
-            usage = "train" if usage == "validate" else "validate"
-        rows.append(SplitRow(usage, raw, group, classes))
+        usage = draw_usage(cfg, classes, rng)
+        if usage is not None:
+            rows.append(SplitRow(usage, raw, group, classes))
     if not rows:
         raise DataError(f"datasplit: no crop under {cfg.data_root} has any of the classes "
                         f"{list(cfg.classes)} (with EM at {em_root} and within the filters)")
