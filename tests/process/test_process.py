@@ -182,14 +182,18 @@ def test_killed_run_resumes(tmp_path, probs):
     (tmp_path / "kill_once").write_text("")
     cmd = [sys.executable, "-m", "pycsc", "process", "--input", inp, "--output",
            str(tmp_path / "proc/{dataset}.zarr/{crop}"), "--crops", "all", "--hook", f"{hook}:f"]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    first = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    import pycsc
+
+    # the child imports the pycsc this test imported (installed, or a built source tree)
+    env = {**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(pycsc.__file__))}
+    # cwd: `python -m` puts the working directory first on sys.path (a source tree has no _core)
+    first = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=tmp_path)
     assert first.returncode == -9, first.stderr
     out = tmp_path / "proc/ds-1.zarr/crop9"
     assert not _store.is_complete(out / "b_kill") and not _store.is_complete(out / "c_later")
     expected = {c: (np.rint(probs[k] * 255).astype(np.uint8) / 255 > 0.5)
                 for c, k in (("a_first", "mito"), ("b_kill", "er"), ("c_later", "mito"))}
-    second = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    second = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=tmp_path)
     assert second.returncode == 0, second.stderr
     for cls, mask in expected.items():
         assert _store.is_complete(out / cls)
