@@ -88,3 +88,21 @@ def time_call_cpu(
         walls.append(time.perf_counter() - t0)
         cpus.append(time.process_time() - c0)
     return median(walls), median(cpus)
+
+
+def write_multiscale(group, levels, vs0):
+    """An OME-NGFF 0.4 multiscale zarr-2 group: `levels[k]` at voxel size vs0 * 2**k, 64^3 chunks."""
+    import zarr
+
+    g = zarr.open_group(str(group), mode="w", zarr_format=2)
+    datasets = []
+    for k, data in enumerate(levels):
+        vs = [v * 2 ** k for v in vs0]
+        tr = [(v - v0) / 2 for v, v0 in zip(vs, vs0)]
+        a = g.create_array(f"s{k}", shape=data.shape, dtype=data.dtype, chunks=(64, 64, 64),
+                           chunk_key_encoding={"name": "v2", "separator": "/"})
+        a[:] = data
+        datasets.append({"path": f"s{k}", "coordinateTransformations": [
+            {"type": "scale", "scale": vs}, {"type": "translation", "translation": tr}]})
+    g.attrs["multiscales"] = [{"version": "0.4", "axes": [{"name": a, "type": "space", "unit": "nanometer"}
+                                                           for a in "zyx"], "datasets": datasets}]

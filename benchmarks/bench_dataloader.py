@@ -41,35 +41,18 @@ VS = 8.0
 
 # ---- data ------------------------------------------------------------------------------------
 
-def _write(group: Path, levels, vs0):
-    import zarr
-
-    g = zarr.open_group(str(group), mode="w", zarr_format=2)
-    datasets = []
-    for k, data in enumerate(levels):
-        vs = [v * 2 ** k for v in vs0]
-        tr = [(v - v0) / 2 for v, v0 in zip(vs, vs0)]
-        a = g.create_array(f"s{k}", shape=data.shape, dtype=data.dtype, chunks=(64, 64, 64),
-                           chunk_key_encoding={"name": "v2", "separator": "/"})
-        a[:] = data
-        datasets.append({"path": f"s{k}", "coordinateTransformations": [
-            {"type": "scale", "scale": vs}, {"type": "translation", "translation": tr}]})
-    g.attrs["multiscales"] = [{"version": "0.4", "axes": [{"name": a, "type": "space", "unit": "nanometer"}
-                                                           for a in "zyx"], "datasets": datasets}]
-
-
 def build(root: Path, size: int, n_classes: int, seed: int = 0) -> dict:
-    from _data import ellipsoid_labels
+    from _data import ellipsoid_labels, write_multiscale
 
     rng = np.random.default_rng(seed)
     em = rng.integers(0, 256, (size,) * 3, dtype=np.uint8)
     base = root / "data" / "b-1" / "b-1.zarr" / "recon-1"
-    _write(base / "em" / "fibsem-uint8", [em, em[::2, ::2, ::2]], [VS] * 3)
+    write_multiscale(base / "em" / "fibsem-uint8", [em, em[::2, ::2, ::2]], [VS] * 3)
     classes = [f"c{i}" for i in range(n_classes)]
     crop = base / "labels" / "groundtruth" / "crop1"
     for k, c in enumerate(classes):
         lab = ellipsoid_labels(size, count=size * 4, rmin=3, rmax=12, seed=seed + k)
-        _write(crop / c, [lab, lab[::2, ::2, ::2]], [VS] * 3)
+        write_multiscale(crop / c, [lab, lab[::2, ::2, ::2]], [VS] * 3)
     return {"raw": str(base / "em" / "fibsem-uint8"), "crop": str(crop), "classes": classes}
 
 

@@ -1,5 +1,16 @@
+import importlib.util
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
+
+# The headless-Chromium helpers of the browser tests (tests/viz, tests/report), importable as
+# `pycsc_tests_browser` (tests/ is not a package).
+_spec = importlib.util.spec_from_file_location("pycsc_tests_browser", Path(__file__).parent / "viz" / "_browser.py")
+_browser = importlib.util.module_from_spec(_spec)
+sys.modules[_spec.name] = _browser
+_spec.loader.exec_module(_browser)
 
 
 def pytest_collection_modifyitems(config, items):
@@ -44,3 +55,13 @@ def _tied_splits(rng, n: int) -> tuple[np.ndarray, np.ndarray]:
 def tied_splits():
     """The builder of instance pairs with tied matchings: ``tied_splits(rng, n)``."""
     return _tied_splits
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Path of a headless Chromium; the test skips, saying how to get one, where none is found."""
+    path = _browser.find_chromium()
+    if path is None:
+        pytest.skip("headless Chromium not found: install Debian's `chromium` package (apt-get install -y "
+                    "chromium; .ci/run does this) or set PYCSC_CHROMIUM to a Chromium executable")
+    return path

@@ -31,8 +31,9 @@ from pathlib import Path
 from .._atomic import atomic_write_bytes
 from ..errors import FetchError
 from ..io.arrays import split_s3
+from ..io.manifest import shipped_table
 
-MANIFEST = Path(__file__).with_name("zip_manifest.csv")
+MANIFEST = shipped_table("zip_manifest.csv")
 MIB = 1 << 20
 
 

@@ -1,6 +1,5 @@
 """`csc evaluate --report [--compare]`: report.html and its figures, and the page in a real browser."""
 
-import importlib.util
 import re
 import shutil
 import sys
@@ -14,20 +13,8 @@ pytest.importorskip("matplotlib", reason="the report extra (matplotlib) is not i
 from pycsc.cli.main import main  # noqa: E402
 from pycsc.report.figures import COLOURS  # noqa: E402
 
-_spec = importlib.util.spec_from_file_location("pycsc_tests_browser_report",
-                                               Path(__file__).parents[1] / "viz" / "_browser.py")
-browser = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(browser)
+import pycsc_tests_browser as browser  # noqa: E402  (loaded by tests/conftest.py)
 
-
-
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    path = browser.find_chromium()
-    if path is None:
-        pytest.skip("headless Chromium not found: install Debian's `chromium` package (apt-get install -y "
-                    "chromium; .ci/run does this) or set PYCSC_CHROMIUM to a Chromium executable")
-    return path
 
 
 FIGURES = ("report_overall.png", "report_semantic.png", "report_instance.png", "report_crops.png")
